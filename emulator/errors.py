@@ -37,3 +37,11 @@ class ImageBuildError(HanemuError):
 
 class KeyMaterialError(HanemuError):
     """A key or certificate that cannot be loaded or does not fit its use."""
+
+
+class FrameError(FormatError):
+    """A ZCL frame that cannot be decoded: too short, unknown command, bad field."""
+
+
+class PolicyError(HanemuError):
+    """A policy or configuration value outside what the OTA client or server accepts."""

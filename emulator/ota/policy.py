@@ -1,0 +1,211 @@
+"""Policy knobs of the OTA client and server, as frozen data.
+
+This module owns the names and defaults of every behaviour switch the OTA state machines read:
+`ClientPolicy` (defaults = EmberZNet's `ota-client` defaults, shared/spec/ota-cluster.md §2.4) and
+`ServerPolicy` (defaults = EmberZNet's `ota-server` / zigpy's serving behaviour). Device profiles
+fill these from their `[ota]` table, so field names are stable and read well in TOML. It must never
+hold behaviour: the client and server decide what a knob means, this module only validates values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from emulator.errors import PolicyError
+
+ACTIVATION_POLICIES = ("server", "out-of-band")
+TIMEOUT_POLICIES = ("apply", "do-not-apply")
+COUNTDOWN_MODES = ("emberznet", "strict")
+MIN_BLOCK_PERIOD_UNITS = ("auto", "ms", "s")
+VERIFICATIONS = ("auto", "none")
+
+VERSION_POLICIES = ("upgrade", "downgrade", "reinstall", "any", "none")
+UPGRADE_TIMES = ("now", "delay", "wait")
+WAIT_FOR_DATA_FORMS = ("relative", "utc")
+MISBEHAVIOURS = ("none", "stall", "abort", "wrong-offset")
+
+
+def _check_choice(owner: str, name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise PolicyError(f"{owner}.{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_range(owner: str, name: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise PolicyError(f"{owner}.{name} must be a number in [{low}, {high}], got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """How an OTA client behaves. Every default is EmberZNet's (spec §2.4) unless noted."""
+
+    # Block transfer.
+    max_data_size: int = 63
+    """MaximumDataSize put in Image Block/Page Requests (EmberZNet: 63)."""
+    download_delay_ms: int = 0
+    """Delay between a good block and the next request (EmberZNet DOWNLOAD_DELAY_MS: 0)."""
+    use_page_requests: bool = False
+    """Ask with Image Page Requests instead of Image Block Requests (EmberZNet: off)."""
+    page_size: int = 1024
+    response_spacing_ms: int = 50
+    page_timeout_s: float = 5.0
+    cluster_revision: int = 3
+    """OTA ClusterRevision; sets MinimumBlockPeriod units when `min_block_period_units` is auto."""
+    min_block_period_units: str = "auto"
+    """Units of MinimumBlockPeriod: "ms", "s", or "auto" (revision 2 → s, otherwise ms)."""
+    send_min_block_period: bool = True
+    """Put the current MinimumBlockPeriod in Image Block Requests (FieldControl bit1)."""
+    send_node_address: bool = False
+    """Put the client's IEEE address in Image Block/Page Requests (FieldControl bit0)."""
+
+    # Querying and timeouts.
+    query_interval_s: int = 300
+    start_delay_min_s: int = 1
+    start_delay_max_s: int = 255
+    message_timeout_ms: int = 3000
+    block_retry_backoff_ms: int = 2000
+    server_discovery_delay_s: int = 600
+    query_error_threshold: int = 10
+    download_error_threshold: int = 10
+    upgrade_wait_threshold: int = 10
+    bad_wait_for_data_s: int = 300
+    """Back-off when WAIT_FOR_DATA has RequestTime before CurrentTime (EmberZNet: 5 min)."""
+    max_wait_s: int = 3600
+    """Clamp on any server-requested wait (EmberZNet TIMEOUT_MAX_WAIT_TIME_MS: 60 min)."""
+    wait_for_upgrade_poll_s: int = 3600
+    """Re-ask interval after UpgradeTime 0xFFFFFFFF (EmberZNet WAIT_FOR_UPGRADE_DELAY_MS: 1 h)."""
+    min_activation_delay_s: int = 3
+    """Grace before an immediate upgrade, for APS retries and the ZCL response (EmberZNet: 3 s)."""
+
+    # Activation.
+    activation_policy: str = "server"
+    """UpgradeActivationPolicy: "server" (0x00) or "out-of-band" (0x01)."""
+    timeout_policy: str = "apply"
+    """UpgradeTimeoutPolicy: "apply" (0x00) or "do-not-apply" (0x01)."""
+    countdown_mode: str = "emberznet"
+    """"emberznet" clamps every countdown to `max_wait_s`; "strict" arms the full delay."""
+
+    # Image acceptance.
+    allow_downgrade: bool = False
+    hardware_version: int | None = None
+    """0xVVRR sent in Query Next Image (FieldControl bit0); None means not configured."""
+    enforce_hardware_range: bool = True
+    """Refuse a downloaded file whose header hardware range excludes `hardware_version`."""
+    storage_size: int = 1 << 20
+    """Bytes in the download slot; a larger offered image is refused with INSUFFICIENT_SPACE."""
+    verification: str = "auto"
+    """"auto": check the finished file (integrity code, signatures) before asking to upgrade;
+    "none": accept any complete file."""
+
+    def __post_init__(self) -> None:
+        owner = "ClientPolicy"
+        _check_range(owner, "max_data_size", self.max_data_size, 1, 255)
+        _check_range(owner, "page_size", self.page_size, 1, 0xFFFF)
+        _check_range(owner, "response_spacing_ms", self.response_spacing_ms, 0, 0xFFFF)
+        _check_range(owner, "cluster_revision", self.cluster_revision, 1, 0xFFFF)
+        for name in (
+            "download_delay_ms",
+            "page_timeout_s",
+            "query_interval_s",
+            "start_delay_min_s",
+            "start_delay_max_s",
+            "message_timeout_ms",
+            "block_retry_backoff_ms",
+            "server_discovery_delay_s",
+            "bad_wait_for_data_s",
+            "max_wait_s",
+            "wait_for_upgrade_poll_s",
+            "min_activation_delay_s",
+            "storage_size",
+        ):
+            _check_range(owner, name, getattr(self, name), 0, 1 << 40)
+        for name in ("query_error_threshold", "download_error_threshold", "upgrade_wait_threshold"):
+            _check_range(owner, name, getattr(self, name), 1, 1 << 20)
+        if self.start_delay_min_s > self.start_delay_max_s:
+            raise PolicyError("ClientPolicy.start_delay_min_s must not exceed start_delay_max_s")
+        if self.hardware_version is not None:
+            _check_range(owner, "hardware_version", self.hardware_version, 0, 0xFFFF)
+        _check_choice(
+            owner, "min_block_period_units", self.min_block_period_units, MIN_BLOCK_PERIOD_UNITS
+        )
+        _check_choice(owner, "activation_policy", self.activation_policy, ACTIVATION_POLICIES)
+        _check_choice(owner, "timeout_policy", self.timeout_policy, TIMEOUT_POLICIES)
+        _check_choice(owner, "countdown_mode", self.countdown_mode, COUNTDOWN_MODES)
+        _check_choice(owner, "verification", self.verification, VERIFICATIONS)
+
+    @property
+    def min_block_period_scale(self) -> float:
+        """Seconds per MinimumBlockPeriod unit, as this client reads the attribute."""
+        units = self.min_block_period_units
+        if units == "auto":
+            units = "s" if self.cluster_revision == 2 else "ms"
+        return 1.0 if units == "s" else 0.001
+
+    def replace(self, **changes: object) -> ClientPolicy:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPolicy:
+    """How an OTA server (a Comms Hub) serves images. Defaults: a well-behaved EmberZNet server."""
+
+    block_size_cap: int = 50
+    """Largest DataSize served (zigpy 50; SE with APS encryption 56; herdsman caps 40)."""
+    version_policy: str = "upgrade"
+    """Which stored image a query may get: newer ("upgrade"), older ("downgrade"), equal
+    ("reinstall"), any different version ("any"), or nothing ("none")."""
+    check_hardware_range: bool = True
+    """Answer NO_IMAGE_AVAILABLE when the query's hardware version is outside the file's range."""
+    upgrade_time: str = "now"
+    """Upgrade End Response: "now" (UpgradeTime 0), "delay" (`upgrade_delay_s`), or "wait"
+    (0xFFFFFFFF, then an unsolicited "upgrade now" after `release_after_s`)."""
+    upgrade_delay_s: int = 120
+    release_after_s: float | None = None
+    """With upgrade_time "wait": seconds after the Upgrade End Request before "upgrade now";
+    None means never (the head-end releases it)."""
+    use_utc: bool = False
+    """Send times in UTC form (CurrentTime = now) instead of relative form (CurrentTime 0)."""
+    utc_epoch_offset: int = 0x2EE00000
+    """UTCTime (seconds since 2000-01-01) of virtual time 0 when `use_utc` is on."""
+    wait_for_data_s: int = 0
+    """Answer the first Image Block Request of a download with WAIT_FOR_DATA for this long."""
+    min_block_period: int | None = None
+    """The MinimumBlockPeriod this server wants; requests carrying another value (or arriving
+    sooner than it allows) get WAIT_FOR_DATA with it. None: no rate limiting."""
+    min_block_period_scale: float = 0.001
+    """Seconds per MinimumBlockPeriod unit as this server counts them (ms by default)."""
+    support_page_requests: bool = True
+    """False: Image Page Requests get Default Response UNSUP_CLUSTER_COMMAND."""
+    support_device_specific_files: bool = True
+    """False: Query Device Specific File gets Default Response UNSUP_CLUSTER_COMMAND."""
+    misbehaviour: str = "none"
+    """Fault to inject for client tests: "stall" (stop answering), "abort" (Image Block Response
+    ABORT), "wrong-offset" (serve the block after the one asked for)."""
+    misbehave_from_offset: int = 0
+    """File offset from which the misbehaviour starts."""
+    misbehave_count: int | None = None
+    """How many requests misbehave (None: all from the offset on)."""
+
+    def __post_init__(self) -> None:
+        owner = "ServerPolicy"
+        _check_range(owner, "block_size_cap", self.block_size_cap, 1, 255)
+        _check_choice(owner, "version_policy", self.version_policy, VERSION_POLICIES)
+        _check_choice(owner, "upgrade_time", self.upgrade_time, UPGRADE_TIMES)
+        _check_choice(owner, "misbehaviour", self.misbehaviour, MISBEHAVIOURS)
+        _check_range(owner, "upgrade_delay_s", self.upgrade_delay_s, 0, 0xFFFFFFFE)
+        _check_range(owner, "wait_for_data_s", self.wait_for_data_s, 0, 0xFFFFFFFE)
+        _check_range(owner, "utc_epoch_offset", self.utc_epoch_offset, 1, 0xFFFFFFFE)
+        _check_range(owner, "misbehave_from_offset", self.misbehave_from_offset, 0, 1 << 32)
+        _check_range(owner, "min_block_period_scale", self.min_block_period_scale, 0.0001, 1)
+        if self.min_block_period is not None:
+            _check_range(owner, "min_block_period", self.min_block_period, 0, 0xFFFE)
+        if self.release_after_s is not None:
+            _check_range(owner, "release_after_s", self.release_after_s, 0, 1 << 32)
+        if self.misbehave_count is not None:
+            _check_range(owner, "misbehave_count", self.misbehave_count, 0, 1 << 32)
+
+    def replace(self, **changes: object) -> ServerPolicy:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
