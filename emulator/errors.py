@@ -45,3 +45,18 @@ class FrameError(FormatError):
 
 class PolicyError(HanemuError):
     """A policy or configuration value outside what the OTA client or server accepts."""
+
+
+class GbcsFormatError(FormatError):
+    """A GBCS message (grouping header, DER payload, signature or MAC framing) that cannot be
+    parsed or built."""
+
+
+class ProfileError(HanemuError):
+    """A device profile file that cannot be loaded: one line naming the file and the key."""
+
+    def __init__(self, source: str, key: str | None, what: str):
+        self.source = source
+        self.key = key
+        self.what = what
+        super().__init__(f"{source}: {what}" if key is None else f"{source}: key {key}: {what}")
