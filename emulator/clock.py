@@ -1,0 +1,143 @@
+"""Time for everything above the sans-IO core: a virtual clock and an asyncio adapter.
+
+`VirtualClock` is a deterministic discrete-event scheduler: timers sit in a heap ordered by
+(due time, arming order), and `run_until_idle()` / `run_until(t)` jump virtual time from one timer
+to the next, so a day of OTA traffic runs in the wall time its callbacks take. `RealClock` offers
+the same interface on an asyncio loop for real radios. The state machines never read either:
+their drivers pass `clock.now` in. This module owns scheduling only; it never decides protocol
+behaviour and never reads wall time except in `RealClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class TimerHandle:
+    """A scheduled callback; `cancel()` makes it never run."""
+
+    __slots__ = ("_args", "_callback", "_cancel_hook", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]):
+        self.when = when
+        self._callback = callback
+        self._args = args
+        self.cancelled = False
+        self._cancel_hook: Callable[[], None] | None = None
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            if self._cancel_hook is not None:
+                self._cancel_hook()
+
+    def _run(self) -> None:
+        self._callback(*self._args)
+
+
+class Clock(Protocol):
+    """What drivers need from a clock."""
+
+    @property
+    def now(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle: ...
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle: ...
+
+
+class VirtualClock:
+    """Deterministic discrete-event time. Equal due times run in the order they were armed."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._seq = itertools.count()
+        self.events_run = 0
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        handle = TimerHandle(max(float(when), self._now), callback, args)
+        heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        if delay < 0:
+            delay = 0.0
+        return self.call_at(self._now + delay, callback, *args)
+
+    def pending(self) -> int:
+        """Timers armed and not cancelled."""
+        return sum(1 for _, _, h in self._heap if not h.cancelled)
+
+    def next_due(self) -> float | None:
+        """Due time of the next live timer, or None when idle."""
+        self._drop_cancelled()
+        return self._heap[0][0] if self._heap else None
+
+    def _drop_cancelled(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+
+    def step(self) -> bool:
+        """Run the next live timer (advancing time to it). False when idle."""
+        self._drop_cancelled()
+        if not self._heap:
+            return False
+        when, _, handle = heapq.heappop(self._heap)
+        self._now = when
+        self.events_run += 1
+        handle._run()
+        return True
+
+    def run_until_idle(self, *, max_events: int | None = None) -> int:
+        """Run timers until none is left (or `max_events` ran). Returns how many ran."""
+        ran = 0
+        while (max_events is None or ran < max_events) and self.step():
+            ran += 1
+        return ran
+
+    def run_until(self, when: float) -> int:
+        """Run every timer due at or before `when`, then set the time to `when`."""
+        ran = 0
+        while True:
+            due = self.next_due()
+            if due is None or due > when:
+                break
+            self.step()
+            ran += 1
+        self._now = max(self._now, float(when))
+        return ran
+
+    def advance(self, delta: float) -> int:
+        """`run_until(now + delta)`."""
+        return self.run_until(self._now + delta)
+
+
+class RealClock:
+    """The same interface over a running asyncio loop; time 0 is when the clock was made."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._origin = self._loop.time()
+
+    @property
+    def now(self) -> float:
+        return self._loop.time() - self._origin
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        handle = TimerHandle(when, callback, args)
+        inner = self._loop.call_at(self._origin + when, handle._run)
+        handle._cancel_hook = inner.cancel
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self.call_at(self.now + max(delay, 0.0), callback, *args)

@@ -1,0 +1,239 @@
+"""OTA Upgrade cluster (0x0019) frames as real ZCL bytes, through zigpy's own schemas.
+
+This module owns turning OTA commands into ZCL bytes and back: the ZCL header is zigpy's
+`ZCLHeader`, every payload is zigpy's `Ota` command schema (or `Default_Response`), so the bytes are
+exactly what a zigpy/bellows peer sends and expects. Decoding failures become `FrameError` naming
+the field and byte offset, plus the ZCL status a receiver should answer with. It must never hold
+protocol decisions (what to answer, when) and never touch I/O.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import zigpy.types as t
+import zigpy.zcl.foundation as foundation
+from zigpy.zcl.clusters.general import Ota
+
+from emulator.errors import FrameError
+
+CLUSTER_ID = 0x0019
+Status = foundation.Status
+Direction = foundation.Direction
+C2S = Direction.Client_to_Server
+S2C = Direction.Server_to_Client
+
+HEADER_LENGTH = 3
+NO_UPGRADE_TIME = 0xFFFFFFFF
+"""UpgradeTime meaning "wait for the server to tell you" (spec §1.4)."""
+WILDCARD_MANUFACTURER = 0xFFFF
+WILDCARD_IMAGE_TYPE = 0xFFFF
+WILDCARD_FILE_VERSION = 0xFFFFFFFF
+
+# Command definitions by (direction of travel, command id) and by name.
+_BY_ID: dict[tuple[Direction, int], foundation.ZCLCommandDef] = {}
+_BY_NAME: dict[str, tuple[Direction, foundation.ZCLCommandDef]] = {}
+for _cid, _cmd in Ota.server_commands.items():  # received by the server: client -> server
+    _BY_ID[(C2S, _cid)] = _cmd
+    _BY_NAME[_cmd.name] = (C2S, _cmd)
+for _cid, _cmd in Ota.client_commands.items():  # received by the client: server -> client
+    _BY_ID[(S2C, _cid)] = _cmd
+    _BY_NAME[_cmd.name] = (S2C, _cmd)
+
+DEFAULT_RESPONSE = "default_response"
+_DEFAULT_RESPONSE_SCHEMA = foundation.GENERAL_COMMANDS[
+    foundation.GeneralCommand.Default_Response
+].schema
+COMMAND_IDS: dict[str, int] = {name: cmd.id for name, (_, cmd) in _BY_NAME.items()}
+
+
+class _WaitForDataShort(foundation.CommandSchema):
+    """The 9-byte WAIT_FOR_DATA form of older servers (no MinimumBlockPeriod), spec §1.4."""
+
+    status: foundation.Status
+    current_time: t.UTCTime
+    request_time: t.UTCTime
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A decoded frame: zigpy's header, the command name and zigpy's command object."""
+
+    header: foundation.ZCLHeader
+    name: str
+    command: Any
+
+    @property
+    def tsn(self) -> int:
+        return int(self.header.tsn)
+
+    @property
+    def direction(self) -> Direction:
+        return self.header.direction
+
+    @property
+    def disable_default_response(self) -> bool:
+        return bool(self.header.frame_control.disable_default_response)
+
+
+def encode(
+    name: str,
+    tsn: int,
+    *,
+    disable_default_response: bool | None = None,
+    **fields: Any,
+) -> bytes:
+    """ZCL bytes of OTA command `name` (zigpy's name, e.g. "image_block") with `fields`.
+
+    Server-to-client commands set disable-default-response by default, as EmberZNet servers do
+    on cluster responses (spec §1.3); pass False for a unicast Image Notify.
+    """
+    try:
+        direction, cmd = _BY_NAME[name]
+    except KeyError:
+        raise FrameError(f"unknown OTA command {name!r}", field="command_id") from None
+    if disable_default_response is None:
+        disable_default_response = direction == S2C
+    header = _header(False, tsn, cmd.id, direction, disable_default_response)
+    try:
+        payload = cmd.schema(**fields).serialize()
+    except (TypeError, ValueError) as exc:
+        raise FrameError(f"cannot build {name}: {exc}", field=name) from None
+    return header.serialize() + payload
+
+
+def encode_default_response(
+    tsn: int, command_id: int, status: foundation.Status | int, direction: Direction
+) -> bytes:
+    """ZCL Default Response (general command 0x0B) to command `command_id` of this cluster."""
+    header = _header(True, tsn, foundation.GeneralCommand.Default_Response, direction, True)
+    payload = _DEFAULT_RESPONSE_SCHEMA(command_id=command_id, status=Status(status)).serialize()
+    return header.serialize() + payload
+
+
+def _header(
+    general: bool, tsn: int, command_id: int, direction: Direction, disable_default_response: bool
+) -> foundation.ZCLHeader:
+    frame_control = foundation.FrameControl(
+        frame_type=(
+            foundation.FrameType.GLOBAL_COMMAND if general else foundation.FrameType.CLUSTER_COMMAND
+        ),
+        is_manufacturer_specific=False,
+        direction=direction,
+        disable_default_response=bool(disable_default_response),
+        reserved=0,
+    )
+    return foundation.ZCLHeader(frame_control=frame_control, tsn=tsn & 0xFF, command_id=command_id)
+
+
+def decode(data: bytes) -> Frame:
+    """Parse ZCL bytes of this cluster. Raises `FrameError` (with `.header` when the header
+    parsed, and `.status` = the ZCL status to answer with) for anything else."""
+    if len(data) < HEADER_LENGTH:
+        raise _frame_error("frame shorter than the 3-byte ZCL header", "header", len(data))
+    try:
+        header, payload = foundation.ZCLHeader.deserialize(bytes(data))
+    except ValueError:
+        raise _frame_error("ZCL header truncated", "header", 0) from None
+    offset = len(data) - len(payload)
+    fc = header.frame_control
+    if fc.frame_type == foundation.FrameType.GLOBAL_COMMAND:
+        if header.command_id != foundation.GeneralCommand.Default_Response:
+            raise _frame_error(
+                f"general command 0x{header.command_id:02X} not handled by the OTA cluster",
+                "command_id",
+                offset - 1,
+                header=header,
+                status=Status.UNSUP_GENERAL_COMMAND,
+            )
+        schema = _DEFAULT_RESPONSE_SCHEMA
+        name = DEFAULT_RESPONSE
+    else:
+        if fc.is_manufacturer_specific:
+            raise _frame_error(
+                "manufacturer-specific OTA command",
+                "frame_control",
+                0,
+                header=header,
+                status=Status.UNSUP_MANUF_CLUSTER_COMMAND,
+            )
+        cmd = _BY_ID.get((header.direction, header.command_id))
+        if cmd is None:
+            raise _frame_error(
+                f"unknown OTA command 0x{header.command_id:02X} for this direction",
+                "command_id",
+                offset - 1,
+                header=header,
+                status=Status.UNSUP_CLUSTER_COMMAND,
+            )
+        schema = cmd.schema
+        name = cmd.name
+    try:
+        command, _rest = schema.deserialize(payload)
+    except (ValueError, KeyError, TypeError):
+        command = _tolerated(name, payload)
+        if command is None:
+            field, at = _locate(schema, payload)
+            raise _frame_error(
+                f"{name} payload malformed",
+                field,
+                offset + at,
+                header=header,
+                status=Status.MALFORMED_COMMAND,
+            ) from None
+    return Frame(header, name, command)
+
+
+def _tolerated(name: str, payload: bytes) -> Any | None:
+    """Short forms real servers send that zigpy's schema refuses (spec §1.4)."""
+    if name == "image_block_response" and len(payload) == 9 and payload[0] == Status.WAIT_FOR_DATA:
+        short, _ = _WaitForDataShort.deserialize(payload)
+        return Ota.ImageBlockResponseCommand(
+            status=short.status,
+            current_time=short.current_time,
+            request_time=short.request_time,
+            minimum_block_period=None,
+        )
+    return None
+
+
+def _locate(schema: Any, payload: bytes) -> tuple[str, int]:
+    """Which field of `schema` fails to parse from `payload`, and at which payload offset."""
+    partial = types.SimpleNamespace()
+    data = payload
+    at = 0
+    for field in schema.fields:
+        if field.requires is not None and not field.requires(partial):
+            setattr(partial, field.name, None)
+            continue
+        if field.optional and not data:
+            break
+        try:
+            value, rest = field.type.deserialize(data)
+        except (ValueError, KeyError, TypeError):
+            return field.name, at
+        setattr(partial, field.name, value)
+        at += len(data) - len(rest)
+        data = rest
+    return "payload", at
+
+
+def _frame_error(
+    what: str,
+    field: str,
+    offset: int,
+    *,
+    header: foundation.ZCLHeader | None = None,
+    status: foundation.Status = Status.MALFORMED_COMMAND,
+) -> FrameError:
+    err = FrameError(what, field=field, offset=offset)
+    err.header = header  # type: ignore[attr-defined]
+    err.status = status  # type: ignore[attr-defined]
+    return err
+
+
+def command_id(name: str) -> int:
+    """OTA command id of zigpy's command `name`."""
+    return COMMAND_IDS[name]
