@@ -1,0 +1,1199 @@
+"""The OTA Upgrade client (cluster 0x0019, client side) as a sans-IO state machine.
+
+This module owns the client's states, its one transition table, its attributes (spec §1.1) and
+the decisions the spec (shared/spec/ota-cluster.md §2, EmberZNet as reference) asks for: what to
+answer, what to download, when to retry, when to give up, when to activate. It is fed events
+(`FrameReceived`, `TimerFired`, `PowerLost`, ...) with the current time and returns actions
+(`Send`, `ArmTimer`, `WriteSlot`, `CommitRecord`, `Activate`, ...) for a driver to carry out.
+It must never do I/O, read a clock, sleep, or draw randomness from anywhere but the `random.Random`
+it was given; the driver owns sockets, flash and time.
+
+Reading guide: `TRANSITIONS` maps every (state, trigger) the client reacts to onto a handler and
+the states that handler may leave the client in; `IGNORED` lists every other pair with the reason
+it is ignored. `OtaClient.handle` checks each handler stays inside its row. Frame guards apply
+before the table in every powered state: an undecodable unicast frame gets a Default Response
+naming the problem (MALFORMED_COMMAND, UNSUP_CLUSTER_COMMAND), and once UpgradeServerID is known
+any command but Image Notify from another node gets Default Response NOT_AUTHORIZED (spec §2.3).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.errors import FrameError, ImageFormatError
+from emulator.ota import frames
+from emulator.ota.frames import NO_UPGRADE_TIME, Send, Status
+from emulator.ota.policy import ClientPolicy
+
+UNKNOWN_EUI64 = 0xFFFFFFFFFFFFFFFF
+NO_VERSION = 0xFFFFFFFF
+NO_IMAGE_TYPE = 0xFFFF
+NO_STACK_VERSION = 0xFFFF
+VERIFY_DELAY_S = 0.01
+"""EmberZNet verifies in chunks every VERIFY_DELAY_MS (10 ms); one step here."""
+
+# Broadcast Image Notify payload lengths by payload type (spec §1.4).
+_NOTIFY_LENGTHS = {0: 2, 1: 4, 2: 6, 3: 10}
+
+
+class State(enum.Enum):
+    """EmberZNet's `ota-client` states (spec §2.2), in its order, plus OFF (no power)."""
+
+    OFF = "off"
+    NONE = "none"
+    DELAY = "delay"
+    DISCOVER_SERVER = "discover-server"
+    GET_SERVER_EUI = "get-server-eui"
+    QUERY_NEXT_IMAGE = "query-next-image"
+    DOWNLOAD = "download"
+    VERIFY_IMAGE = "verify-image"
+    WAITING_FOR_UPGRADE_MESSAGE = "waiting-for-upgrade-message"
+    COUNTDOWN_TO_UPGRADE = "countdown-to-upgrade"
+    UPGRADE_VIA_OUT_OF_BAND = "upgrade-via-out-of-band"
+
+
+#: ImageUpgradeStatus (attribute 0x0006) reported in each state (spec §2.2).
+IMAGE_UPGRADE_STATUS = {
+    State.OFF: 0,
+    State.NONE: 0,
+    State.DELAY: 0,
+    State.DISCOVER_SERVER: 0,
+    State.GET_SERVER_EUI: 0,
+    State.QUERY_NEXT_IMAGE: 0,
+    State.DOWNLOAD: 1,
+    State.VERIFY_IMAGE: 2,
+    State.WAITING_FOR_UPGRADE_MESSAGE: 3,
+    State.COUNTDOWN_TO_UPGRADE: 4,
+    State.UPGRADE_VIA_OUT_OF_BAND: 6,
+}
+
+
+class Trigger(enum.Enum):
+    """What can happen to a client: one per event type, one per received OTA command."""
+
+    POWER_RESTORED = "power-restored"
+    POWER_LOST = "power-lost"
+    START = "start"
+    TIMER = "timer"
+    SERVER_FOUND = "server-found"
+    DISCOVERY_FAILED = "discovery-failed"
+    SERVER_EUI = "server-eui"
+    OUT_OF_BAND_ACTIVATE = "out-of-band-activate"
+    ACTIVATION_FAILED = "activation-failed"
+    IMAGE_NOTIFY = "image_notify"
+    QUERY_NEXT_IMAGE_RESPONSE = "query_next_image_response"
+    IMAGE_BLOCK_RESPONSE = "image_block_response"
+    UPGRADE_END_RESPONSE = "upgrade_end_response"
+    QUERY_SPECIFIC_FILE_RESPONSE = "query_specific_file_response"
+    DEFAULT_RESPONSE = "default_response"
+
+
+# ---------------------------------------------------------------------------------------------
+# Events (in) and actions (out)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadRecord:
+    """What flash keeps about the download slot: enough to resume or re-verify after power loss."""
+
+    manufacturer_id: int
+    image_type: int
+    file_version: int
+    image_size: int
+    file_offset: int
+    stack_version: int = NO_STACK_VERSION
+
+    @property
+    def complete(self) -> bool:
+        return self.file_offset >= self.image_size
+
+
+@dataclass(frozen=True, slots=True)
+class PowerRestored:
+    """Boot: the running image's version and what flash holds about the download slot."""
+
+    current_file_version: int
+    record: DownloadRecord | None = None
+    slot: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class PowerLost:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The network is up (EmberZNet: stack status NETWORK_UP with auto-start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFound:
+    """First answer to the Match_Desc broadcast: the server's node address."""
+
+    address: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryFailed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEuiResolved:
+    eui64: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfBandActivate:
+    """The out-of-band mechanism (e.g. a GB CS06 command) says: activate the waiting image."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationFailed:
+    """The bootloader refused the image (EmberZNet: the bootload callback returned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    """ZCL bytes of cluster 0x0019 from node `src`; `broadcast` if sent to a broadcast address."""
+
+    data: bytes
+    src: int
+    broadcast: bool = False
+
+
+Event = (
+    PowerRestored
+    | PowerLost
+    | Start
+    | TimerFired
+    | ServerFound
+    | DiscoveryFailed
+    | ServerEuiResolved
+    | OutOfBandActivate
+    | ActivationFailed
+    | FrameReceived
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArmTimer:
+    """(Re)arm the client's one timer; a `TimerFired` with another token is stale."""
+
+    delay: float
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSlot:
+    """Write `data` at `offset` of the download slot (not yet committed)."""
+
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    """Atomically replace the slot's record (None: the slot holds nothing worth keeping)."""
+
+    record: DownloadRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activate:
+    """Boot the image in the download slot; the driver reboots the client afterwards."""
+
+    file_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverServer:
+    """Broadcast ZDO Match_Desc for an OTA server (the network layer answers with events)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveServerEui:
+    address: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A download came to an end short of activation: "rejected", "failed" or "no-image"."""
+
+    kind: str
+    reason: str | None = None
+
+
+Action = (
+    Send
+    | ArmTimer
+    | CancelTimer
+    | WriteSlot
+    | CommitRecord
+    | Activate
+    | DiscoverServer
+    | ResolveServerEui
+    | Outcome
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who the client is on the wire."""
+
+    manufacturer_id: int
+    image_type: int
+    ieee: int = 0x0000000000000001
+    stack_version: int = 0x0002
+    image_stamp: int = 0
+
+
+Verifier = Callable[[bytes], "tuple[bool, str | None]"]
+
+
+def default_verifier(data: bytes) -> tuple[bool, str | None]:
+    """Check the finished file with the project's verifier (integrity code, signatures)."""
+    from emulator.ota.verify import check_file
+
+    report = check_file(data)
+    return report.ok, report.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    handler: str
+    targets: frozenset[State]
+
+
+def _row(handler: str, *targets: State) -> Row:
+    return Row(handler, frozenset(targets))
+
+
+S = State
+T = Trigger
+_POWERED = [s for s in State if s is not State.OFF]
+_SERVER_KNOWN = [
+    S.QUERY_NEXT_IMAGE,
+    S.DOWNLOAD,
+    S.VERIFY_IMAGE,
+    S.WAITING_FOR_UPGRADE_MESSAGE,
+    S.COUNTDOWN_TO_UPGRADE,
+    S.UPGRADE_VIA_OUT_OF_BAND,
+]
+_AFTER_EUI = (S.QUERY_NEXT_IMAGE, S.DOWNLOAD, S.VERIFY_IMAGE)
+
+TRANSITIONS: dict[tuple[State, Trigger], Row] = {
+    (S.OFF, T.POWER_RESTORED): _row("_boot", S.NONE),
+    **{(s, T.POWER_LOST): _row("_power_lost", S.OFF) for s in _POWERED},
+    (S.NONE, T.START): _row("_start", S.DELAY),
+    (S.DELAY, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
+    (S.DELAY, T.IMAGE_NOTIFY): _row("_discover", S.DISCOVER_SERVER),
+    (S.DISCOVER_SERVER, T.SERVER_FOUND): _row("_server_found", S.GET_SERVER_EUI),
+    (S.DISCOVER_SERVER, T.DISCOVERY_FAILED): _row("_discovery_failed", S.DISCOVER_SERVER),
+    (S.DISCOVER_SERVER, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
+    (S.GET_SERVER_EUI, T.SERVER_EUI): _row("_server_eui", *_AFTER_EUI),
+    (S.GET_SERVER_EUI, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
+    (S.QUERY_NEXT_IMAGE, T.TIMER): _row("_query_timer", S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER),
+    (S.QUERY_NEXT_IMAGE, T.IMAGE_NOTIFY): _row("_notify", S.QUERY_NEXT_IMAGE),
+    (S.QUERY_NEXT_IMAGE, T.QUERY_NEXT_IMAGE_RESPONSE): _row(
+        "_query_response", S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER, S.DOWNLOAD
+    ),
+    (S.QUERY_NEXT_IMAGE, T.DEFAULT_RESPONSE): _row("_query_default_response", S.QUERY_NEXT_IMAGE),
+    (S.DOWNLOAD, T.TIMER): _row("_download_timer", S.DOWNLOAD, S.QUERY_NEXT_IMAGE),
+    (S.DOWNLOAD, T.IMAGE_BLOCK_RESPONSE): _row(
+        "_block_response", S.DOWNLOAD, S.VERIFY_IMAGE, S.QUERY_NEXT_IMAGE
+    ),
+    (S.DOWNLOAD, T.DEFAULT_RESPONSE): _row(
+        "_download_default_response", S.DOWNLOAD, S.QUERY_NEXT_IMAGE
+    ),
+    (S.VERIFY_IMAGE, T.TIMER): _row("_verify", S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.TIMER): _row(
+        "_waiting_timer", S.WAITING_FOR_UPGRADE_MESSAGE, S.COUNTDOWN_TO_UPGRADE
+    ),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.UPGRADE_END_RESPONSE): _row(
+        "_upgrade_end_response",
+        S.WAITING_FOR_UPGRADE_MESSAGE,
+        S.COUNTDOWN_TO_UPGRADE,
+        S.UPGRADE_VIA_OUT_OF_BAND,
+    ),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.DEFAULT_RESPONSE): _row(
+        "_waiting_default_response", S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE
+    ),
+    (S.COUNTDOWN_TO_UPGRADE, T.TIMER): _row("_activate", S.COUNTDOWN_TO_UPGRADE),
+    (S.COUNTDOWN_TO_UPGRADE, T.UPGRADE_END_RESPONSE): _row(
+        "_upgrade_end_response",
+        S.WAITING_FOR_UPGRADE_MESSAGE,
+        S.COUNTDOWN_TO_UPGRADE,
+        S.UPGRADE_VIA_OUT_OF_BAND,
+    ),
+    (S.COUNTDOWN_TO_UPGRADE, T.ACTIVATION_FAILED): _row("_activation_failed", S.QUERY_NEXT_IMAGE),
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.UPGRADE_END_RESPONSE): _row(
+        "_out_of_band_upgrade_end_response", S.UPGRADE_VIA_OUT_OF_BAND
+    ),
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.OUT_OF_BAND_ACTIVATE): _row(
+        "_out_of_band_activate", S.COUNTDOWN_TO_UPGRADE
+    ),
+}
+
+_BUSY = (S.DOWNLOAD, S.VERIFY_IMAGE, S.WAITING_FOR_UPGRADE_MESSAGE, S.COUNTDOWN_TO_UPGRADE)
+_FRAMES = (
+    T.IMAGE_NOTIFY,
+    T.QUERY_NEXT_IMAGE_RESPONSE,
+    T.IMAGE_BLOCK_RESPONSE,
+    T.UPGRADE_END_RESPONSE,
+    T.QUERY_SPECIFIC_FILE_RESPONSE,
+    T.DEFAULT_RESPONSE,
+)
+
+
+def _ignored() -> dict[tuple[State, Trigger], str]:
+    """Every (state, trigger) pair not in TRANSITIONS, with the reason it is ignored."""
+    out: dict[tuple[State, Trigger], str] = {}
+    for trigger in Trigger:
+        if trigger is not T.POWER_RESTORED:
+            out[(S.OFF, trigger)] = "no power: the radio and timers are dead"
+    for state in _POWERED:
+        out[(state, T.POWER_RESTORED)] = "already powered: a reboot is PowerLost then PowerRestored"
+        if state is not S.NONE:
+            out[(state, T.START)] = "already started"
+        for trigger in (T.SERVER_FOUND, T.DISCOVERY_FAILED):
+            if state is not S.DISCOVER_SERVER:
+                out[(state, trigger)] = "late discovery result: no discovery in progress"
+        if state is not S.GET_SERVER_EUI:
+            out[(state, T.SERVER_EUI)] = "late EUI64 result: no lookup in progress"
+        if state is not S.UPGRADE_VIA_OUT_OF_BAND:
+            out[(state, T.OUT_OF_BAND_ACTIVATE)] = "no image waiting for out-of-band activation"
+        if state is not S.COUNTDOWN_TO_UPGRADE:
+            out[(state, T.ACTIVATION_FAILED)] = "no activation in progress"
+        for trigger in _FRAMES:
+            if state in (S.NONE, S.DISCOVER_SERVER, S.GET_SERVER_EUI):
+                reason = "no OTA server selected yet (spec §2.3: commands invalid for the state)"
+            elif trigger is T.IMAGE_NOTIFY and state in (*_BUSY, S.UPGRADE_VIA_OUT_OF_BAND):
+                reason = "an upgrade in progress ignores Image Notify (spec §1.6.6)"
+            elif trigger is T.QUERY_SPECIFIC_FILE_RESPONSE:
+                reason = "this client never sends Query Device Specific File Request"
+            else:
+                reason = "command invalid for the state (spec §2.3): ignored"
+            out[(state, trigger)] = reason
+        if state is S.NONE:
+            out[(state, T.TIMER)] = "no timer is armed before start"
+        if state is S.UPGRADE_VIA_OUT_OF_BAND:
+            out[(state, T.TIMER)] = "waits for the out-of-band event only"
+    for key in TRANSITIONS:
+        out.pop(key, None)
+    return out
+
+
+#: Every (state, trigger) pair outside TRANSITIONS, with why it is ignored.
+IGNORED: dict[tuple[State, Trigger], str] = _ignored()
+
+
+class TransitionError(AssertionError):
+    """A handler left the client in a state its table row does not allow (a bug, not input)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine
+
+
+@dataclass(slots=True)
+class _Download:
+    manufacturer_id: int
+    image_type: int
+    file_version: int
+    image_size: int
+    data: bytearray
+    stack_version: int = NO_STACK_VERSION
+    page_start: int | None = None
+
+
+@dataclass(slots=True)
+class Transition:
+    """One recorded state change, for logs and reports."""
+
+    time: float
+    old: State
+    new: State
+    trigger: Trigger
+
+
+class OtaClient:
+    """One OTA client. Start it with `PowerRestored` then `Start`; feed events to `handle`."""
+
+    def __init__(
+        self,
+        identity: ClientIdentity,
+        policy: ClientPolicy | None = None,
+        *,
+        rng: random.Random,
+        verifier: Verifier | None = None,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.policy = policy or ClientPolicy()
+        self.rng = rng
+        if verifier is None and self.policy.verification == "auto":
+            verifier = default_verifier
+        self.verifier = verifier
+        self.on_transition = on_transition
+        self.state = State.OFF
+        # Attributes (spec §1.1), by zigpy's names where they are stored.
+        self.upgrade_server_id = UNKNOWN_EUI64
+        self.file_offset = NO_VERSION
+        self.current_file_version = NO_VERSION
+        self.downloaded_file_version = NO_VERSION
+        self.downloaded_zigbee_stack_version = NO_STACK_VERSION
+        self.image_type_id = NO_IMAGE_TYPE
+        self.minimum_block_period = 0
+        # Machine variables.
+        self.server_address: int | None = None
+        self.last_reason: str | None = None
+        self.retries = 0
+        """Image Block/Page Requests sent again for an offset already asked for."""
+        self._download: _Download | None = None
+        self._record: DownloadRecord | None = None
+        self._slot = b""
+        self._token = 0
+        self._tsn = rng.randrange(256)
+        self._awaiting = False
+        self._stale_seen = False
+        self._page_mode = False
+        self._errors = 0
+        self._now = 0.0
+        self._actions: list[Action] = []
+
+    # -- the one entry point ---------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        """Feed one event at time `now`; returns what the driver must do, in order."""
+        self._now = now
+        self._actions = actions = []
+        payload: Any = event
+        if isinstance(event, FrameReceived):
+            if self.state is State.OFF:
+                return actions
+            decoded = self._decode(event)
+            if decoded is None:
+                return actions
+            trigger = Trigger(decoded.name)
+            payload = (event, decoded)
+        elif isinstance(event, TimerFired):
+            if event.token != self._token:
+                return actions
+            trigger = Trigger.TIMER
+        else:
+            trigger = _EVENT_TRIGGERS[type(event)]
+        row = TRANSITIONS.get((self.state, trigger))
+        if row is None:
+            if isinstance(event, FrameReceived):
+                self._refuse_ignored(event, payload[1])
+            return actions
+        old = self.state
+        getattr(self, row.handler)(payload)
+        if self.state not in row.targets:
+            raise TransitionError(
+                f"{row.handler} moved {old.name} to {self.state.name} on {trigger.name}"
+            )
+        if self.state is not old and self.on_transition is not None:
+            self.on_transition(Transition(now, old, self.state, trigger))
+        return actions
+
+    # -- attributes ------------------------------------------------------------------------------
+
+    @property
+    def image_upgrade_status(self) -> int:
+        return IMAGE_UPGRADE_STATUS[self.state]
+
+    def attributes(self) -> dict[str, int]:
+        """The OTA client attributes (spec §1.1) by zigpy's attribute names."""
+        return {
+            "upgrade_server_id": self.upgrade_server_id,
+            "file_offset": self.file_offset,
+            "current_file_version": self.current_file_version,
+            "current_zigbee_stack_version": self.identity.stack_version,
+            "downloaded_file_version": self.downloaded_file_version,
+            "downloaded_zigbee_stack_version": self.downloaded_zigbee_stack_version,
+            "image_upgrade_status": self.image_upgrade_status,
+            "manufacturer_id": self.identity.manufacturer_id,
+            "image_type_id": self.image_type_id,
+            "minimum_block_req_delay": self.minimum_block_period,
+            "image_stamp": self.identity.image_stamp,
+            "upgrade_activation_policy": 0 if self.policy.activation_policy == "server" else 1,
+            "upgrade_timeout_policy": 0 if self.policy.timeout_policy == "apply" else 1,
+            "cluster_revision": self.policy.cluster_revision,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _arm(self, delay: float) -> None:
+        self._token += 1
+        self._actions.append(ArmTimer(max(0.0, delay), self._token))
+
+    def _cancel(self) -> None:
+        self._token += 1
+        self._actions.append(CancelTimer())
+
+    def _next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) & 0xFF
+        return self._tsn
+
+    def _send(self, name: str, **fields: Any) -> None:
+        assert self.server_address is not None
+        data = frames.encode(name, self._next_tsn(), **fields)
+        self._actions.append(Send(data, self.server_address))
+
+    def _default_response(self, event: FrameReceived, frame: Any, status: Status) -> None:
+        """Default Response to a received command (never to a broadcast or a Default Response)."""
+        if event.broadcast or frame.name == frames.DEFAULT_RESPONSE:
+            return
+        self._default_response_raw(event.src, frame.header, status)
+
+    def _default_response_raw(self, dst: int, header: Any, status: Status) -> None:
+        data = frames.encode_default_response(header.tsn, header.command_id, status, frames.C2S)
+        self._actions.append(Send(data, dst))
+
+    def _decode(self, event: FrameReceived) -> frames.Frame | None:
+        """Decode and apply the frame guards; None when the frame goes no further."""
+        try:
+            frame = frames.decode(event.data)
+        except FrameError as exc:
+            header = getattr(exc, "header", None)
+            if header is not None and not event.broadcast:
+                is_dr = header.frame_control.frame_type == 0 and header.command_id == 0x0B
+                if not is_dr and header.direction == frames.S2C:
+                    self._default_response_raw(event.src, header, exc.status)  # type: ignore[attr-defined]
+            return None
+        if frame.direction != frames.S2C:
+            return None  # a client->server command is not for a client
+        if (
+            self.server_address is not None
+            and self.state in _SERVER_KNOWN
+            and event.src != self.server_address
+            and frame.name != "image_notify"
+        ):
+            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+            return None
+        return frame
+
+    def _refuse_ignored(self, event: FrameReceived, frame: frames.Frame) -> None:
+        """EmberZNet: a command invalid for the state is ignored, FAILURE if unicast."""
+        if frame.name == frames.DEFAULT_RESPONSE or self.state in (
+            S.NONE,
+            S.DISCOVER_SERVER,
+            S.GET_SERVER_EUI,
+        ):
+            return
+        self._default_response(event, frame, Status.FAILURE)
+
+    def _enter(self, state: State) -> None:
+        self.state = state
+
+    def _commit(self, record: DownloadRecord | None) -> None:
+        self._record = record
+        self._actions.append(CommitRecord(record))
+
+    def _record_now(self) -> DownloadRecord:
+        d = self._download
+        assert d is not None
+        return DownloadRecord(
+            d.manufacturer_id,
+            d.image_type,
+            d.file_version,
+            d.image_size,
+            self.file_offset,
+            d.stack_version,
+        )
+
+    def _forget_download(self) -> None:
+        """No OTA in progress: attributes back to their idle values, slot emptied."""
+        self._download = None
+        self.downloaded_file_version = NO_VERSION
+        self.downloaded_zigbee_stack_version = NO_STACK_VERSION
+        self.image_type_id = NO_IMAGE_TYPE
+        self.file_offset = NO_VERSION
+        self._commit(None)
+
+    def _to_query(self, delay: float | None = None) -> None:
+        self._enter(S.QUERY_NEXT_IMAGE)
+        self._awaiting = False
+        self._errors = 0
+        self._arm(self.policy.query_interval_s if delay is None else delay)
+
+    # -- power and start -------------------------------------------------------------------------
+
+    def _boot(self, event: PowerRestored) -> None:
+        self.current_file_version = event.current_file_version
+        self._record = event.record
+        self._slot = event.slot
+        self.upgrade_server_id = UNKNOWN_EUI64
+        self.server_address = None
+        self._download = None
+        self._awaiting = False
+        self._errors = 0
+        self.minimum_block_period = 0
+        self._page_mode = self.policy.use_page_requests
+        record = event.record
+        if record is not None and record.file_version != event.current_file_version:
+            self.downloaded_file_version = record.file_version
+            self.downloaded_zigbee_stack_version = record.stack_version
+            self.image_type_id = record.image_type
+            self.file_offset = record.file_offset
+        else:
+            self.downloaded_file_version = NO_VERSION
+            self.downloaded_zigbee_stack_version = NO_STACK_VERSION
+            self.image_type_id = NO_IMAGE_TYPE
+            self.file_offset = NO_VERSION
+        self._enter(S.NONE)
+
+    def _power_lost(self, _event: PowerLost) -> None:
+        self._token += 1  # every armed timer is dead
+        self._download = None
+        self._enter(S.OFF)
+
+    def _start(self, _event: Start) -> None:
+        self._enter(S.DELAY)
+        p = self.policy
+        self._arm(self.rng.randint(p.start_delay_min_s, p.start_delay_max_s))
+
+    def _discover(self, _event: Any) -> None:
+        self.upgrade_server_id = UNKNOWN_EUI64
+        self.server_address = None
+        self._enter(S.DISCOVER_SERVER)
+        self._actions.append(DiscoverServer())
+        self._arm(self.policy.server_discovery_delay_s)
+
+    def _discovery_failed(self, _event: DiscoveryFailed) -> None:
+        self._arm(self.policy.server_discovery_delay_s)
+
+    def _server_found(self, event: ServerFound) -> None:
+        self.server_address = event.address
+        self._enter(S.GET_SERVER_EUI)
+        self._actions.append(ResolveServerEui(event.address))
+        self._arm(self.policy.message_timeout_ms / 1000)
+
+    def _server_eui(self, event: ServerEuiResolved) -> None:
+        """EmberZNet `determineNextState()`: resume, re-verify, or query (spec §2.5)."""
+        self.upgrade_server_id = event.eui64
+        record = self._record
+        if record is not None and record.file_version != self.current_file_version:
+            data = bytearray(record.image_size)
+            kept = self._slot[: min(record.file_offset, record.image_size)]
+            data[: len(kept)] = kept
+            self._download = _Download(
+                record.manufacturer_id,
+                record.image_type,
+                record.file_version,
+                record.image_size,
+                data,
+                record.stack_version,
+            )
+            self._slot = b""
+            if record.complete:
+                self._enter_verify()
+            else:
+                self._enter(S.DOWNLOAD)
+                self._errors = 0
+                self._request_block()
+            return
+        self._slot = b""
+        self._enter(S.QUERY_NEXT_IMAGE)
+        self._errors = 0
+        self._send_query()
+
+    # -- query -----------------------------------------------------------------------------------
+
+    def _send_query(self) -> None:
+        hw = self.policy.hardware_version
+        self._send(
+            "query_next_image",
+            field_control=0 if hw is None else 1,
+            manufacturer_code=self.identity.manufacturer_id,
+            image_type=self.identity.image_type,
+            current_file_version=self.current_file_version,
+            hardware_version=hw,
+        )
+        self._awaiting = True
+        self._arm(self.policy.message_timeout_ms / 1000)
+
+    def _query_timer(self, _event: TimerFired) -> None:
+        if self._awaiting:
+            self._errors += 1
+            if self._errors >= self.policy.query_error_threshold:
+                self._awaiting = False
+                self._errors = 0
+                self._discover(None)
+                return
+        self._send_query()
+
+    def _query_error(self, event: FrameReceived, frame: frames.Frame, status: Status) -> None:
+        self._default_response(event, frame, status)
+        self._awaiting = False
+        self._errors += 1
+        if self._errors >= self.policy.query_error_threshold:
+            self._errors = 0
+            self._discover(None)
+        else:
+            self._arm(self.policy.query_interval_s)
+
+    def _notify(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        event, frame = payload
+        cmd = frame.command
+        if event.broadcast:
+            payload_type = int(cmd.payload_type)
+            if _NOTIFY_LENGTHS.get(payload_type) != frame_payload_length(event.data):
+                return
+            if not 1 <= cmd.query_jitter <= 100:
+                return
+            if payload_type >= 1 and cmd.manufacturer_code != self.identity.manufacturer_id:
+                return
+            if payload_type >= 2 and cmd.image_type != self.identity.image_type:
+                return
+            if payload_type >= 3 and cmd.new_file_version == self.current_file_version:
+                return
+            if self.rng.randint(1, 100) > cmd.query_jitter:
+                return
+        elif not frame.disable_default_response:
+            self._default_response(event, frame, Status.SUCCESS)
+        self._errors = 0
+        self._send_query()
+
+    def _query_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        _event, frame = payload
+        if self._awaiting and frame.command.command_id == frames.command_id("query_next_image"):
+            self._awaiting = False
+            self._arm(self.policy.query_interval_s)
+
+    def _query_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        event, frame = payload
+        if not self._awaiting:
+            return  # a duplicate or late answer to a query already dealt with
+        cmd = frame.command
+        p = self.policy
+        if cmd.status != Status.SUCCESS:
+            self._awaiting = False
+            self._errors = 0
+            self._actions.append(Outcome("no-image", _status_name(cmd.status)))
+            self._arm(p.query_interval_s)
+            return
+        if (
+            cmd.manufacturer_code != self.identity.manufacturer_id
+            or cmd.image_type != self.identity.image_type
+            or cmd.image_size == 0
+        ):
+            self._query_error(event, frame, Status.INVALID_FIELD)
+            return
+        if cmd.image_size > p.storage_size:
+            self._query_error(event, frame, Status.INSUFFICIENT_SPACE)
+            return
+        self._awaiting = False
+        self._errors = 0
+        if cmd.file_version == self.current_file_version:
+            self._actions.append(Outcome("no-image", "offered version is already running"))
+            self._arm(p.query_interval_s)
+            return
+        if cmd.file_version < self.current_file_version and not p.allow_downgrade:
+            self._send(
+                "upgrade_end",
+                status=Status.INVALID_IMAGE,
+                manufacturer_code=cmd.manufacturer_code,
+                image_type=cmd.image_type,
+                file_version=cmd.file_version,
+            )
+            self.last_reason = "INVALID_IMAGE: downgrade refused"
+            self._actions.append(Outcome("rejected", self.last_reason))
+            self._arm(p.query_interval_s)
+            return
+        self._download = _Download(
+            int(cmd.manufacturer_code),
+            int(cmd.image_type),
+            int(cmd.file_version),
+            int(cmd.image_size),
+            bytearray(int(cmd.image_size)),
+        )
+        self.downloaded_file_version = int(cmd.file_version)
+        self.downloaded_zigbee_stack_version = NO_STACK_VERSION
+        self.image_type_id = int(cmd.image_type)
+        self.file_offset = 0
+        self.minimum_block_period = 0
+        self._page_mode = p.use_page_requests
+        self._commit(self._record_now())
+        self._enter(S.DOWNLOAD)
+        self._request_block()
+
+    # -- download --------------------------------------------------------------------------------
+
+    def _request_block(self) -> None:
+        d = self._download
+        assert d is not None
+        p = self.policy
+        send_addr = p.send_node_address
+        common = {
+            "manufacturer_code": d.manufacturer_id,
+            "image_type": d.image_type,
+            "file_version": d.file_version,
+            "file_offset": self.file_offset,
+            "maximum_data_size": p.max_data_size,
+            "request_node_addr": self.identity.ieee if send_addr else None,
+        }
+        if self._page_mode:
+            self._send(
+                "image_page",
+                field_control=1 if send_addr else 0,
+                page_size=p.page_size,
+                response_spacing=p.response_spacing_ms,
+                **common,
+            )
+            d.page_start = self.file_offset
+            self._awaiting = True
+            self._stale_seen = False
+            self._arm(p.page_timeout_s)
+            return
+        send_period = p.send_min_block_period
+        self._send(
+            "image_block",
+            field_control=(1 if send_addr else 0) | (2 if send_period else 0),
+            minimum_block_period=self.minimum_block_period if send_period else None,
+            **common,
+        )
+        self._awaiting = True
+        self._stale_seen = False
+        self._arm(p.message_timeout_ms / 1000)
+
+    def _block_period_s(self) -> float:
+        p = self.policy
+        return max(p.download_delay_ms / 1000, self.minimum_block_period * p.min_block_period_scale)
+
+    def _download_timer(self, _event: TimerFired) -> None:
+        if self._awaiting:
+            self.retries += 1
+            progressed = (
+                self._page_mode
+                and self._download is not None
+                and self._download.page_start is not None
+                and self.file_offset > self._download.page_start
+            )
+            if not (self._stale_seen or progressed):
+                self._errors += 1
+                if self._errors >= self.policy.download_error_threshold:
+                    self._client_abort(f"ABORT: no block response after {self._errors} requests")
+                    return
+                # EmberZNet: retry after max(next event, message backoff).
+                self._awaiting = False
+                self._arm(max(self._block_period_s(), self.policy.block_retry_backoff_ms / 1000))
+                return
+        self._request_block()
+
+    def _client_abort(self, reason: str) -> None:
+        d = self._download
+        assert d is not None
+        self._send(
+            "upgrade_end",
+            status=Status.ABORT,
+            manufacturer_code=d.manufacturer_id,
+            image_type=d.image_type,
+            file_version=d.file_version,
+        )
+        self.last_reason = reason
+        self._actions.append(Outcome("failed", reason))
+        self._forget_download()
+        self._to_query()
+
+    def _server_abort(self, reason: str) -> None:
+        """The server ended the download: no Upgrade End Request (spec §2.3, T26)."""
+        self.last_reason = reason
+        self._actions.append(Outcome("failed", reason))
+        self._forget_download()
+        self._to_query()
+
+    def _block_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        event, frame = payload
+        cmd = frame.command
+        d = self._download
+        assert d is not None
+        status = cmd.status
+        if status == Status.SUCCESS:
+            data = cmd.image_data
+            if (
+                cmd.manufacturer_code != d.manufacturer_id
+                or cmd.image_type != d.image_type
+                or cmd.file_version != d.file_version
+                or len(data) > self.policy.max_data_size
+                or cmd.file_offset + len(data) > d.image_size
+            ):
+                self._default_response(event, frame, Status.INVALID_VALUE)
+                return
+            if cmd.file_offset != self.file_offset or not data:
+                self._stale_seen = True  # EmberZNet: silently ignored, re-asked on the tick
+                return
+            self._store_block(bytes(data))
+            return
+        if status == Status.WAIT_FOR_DATA:
+            self._wait_for_data(cmd)
+            return
+        # ABORT, NO_IMAGE_AVAILABLE, or anything else a server ends a transfer with.
+        self._server_abort(f"{_status_name(status)}: download aborted by server")
+
+    def _store_block(self, data: bytes) -> None:
+        d = self._download
+        assert d is not None
+        offset = self.file_offset
+        d.data[offset : offset + len(data)] = data
+        self._actions.append(WriteSlot(offset, data))
+        self.file_offset = offset + len(data)
+        self._errors = 0
+        if self.file_offset >= d.image_size:
+            self._awaiting = False
+            self._commit(self._record_now())
+            self._enter_verify()
+            return
+        self._commit(self._record_now())
+        if self._page_mode and d.page_start is not None:
+            if self.file_offset < d.page_start + self.policy.page_size:
+                self._arm(self.policy.page_timeout_s)  # more of this page is on its way
+                return
+            d.page_start = None
+        self._awaiting = False
+        period = self._block_period_s()
+        if period > 0:
+            self._arm(period)
+        else:
+            self._request_block()
+
+    def _wait_for_data(self, cmd: Any) -> None:
+        p = self.policy
+        current, request = int(cmd.current_time), int(cmd.request_time)
+        if cmd.minimum_block_period is not None:
+            self.minimum_block_period = int(cmd.minimum_block_period)
+        if current == 0:
+            delay = float(request)
+        elif request < current:
+            delay = float(p.bad_wait_for_data_s)
+        else:
+            delay = float(request - current)
+        delay = min(delay, float(p.max_wait_s))
+        self._awaiting = False
+        if self._download is not None:
+            self._download.page_start = None
+        self._arm(delay + self.minimum_block_period * p.min_block_period_scale)
+
+    def _download_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        _event, frame = payload
+        cmd = frame.command
+        if cmd.command_id not in (
+            frames.command_id("image_block"),
+            frames.command_id("image_page"),
+        ):
+            return
+        status = cmd.status
+        if status == Status.UNSUP_CLUSTER_COMMAND and self._page_mode:
+            self._page_mode = False  # T28: the server has no page support
+            self._request_block()
+            return
+        if status in (Status.NO_IMAGE_AVAILABLE, Status.UNSUP_CLUSTER_COMMAND, Status.ABORT):
+            self._server_abort(f"{_status_name(status)}: download aborted by server")
+
+    # -- verify and activate ---------------------------------------------------------------------
+
+    def _enter_verify(self) -> None:
+        self._enter(S.VERIFY_IMAGE)
+        self._awaiting = False
+        self._arm(VERIFY_DELAY_S)
+
+    def _check_image(self, data: bytes) -> str | None:
+        """Why the downloaded file must be refused, or None when it may be installed."""
+        from emulator.ota.image import parse_header
+
+        d = self._download
+        assert d is not None
+        try:
+            header = parse_header(data)
+        except ImageFormatError as exc:
+            return f"header: {exc}"
+        if (header.manufacturer_id, header.image_type, header.file_version) != (
+            d.manufacturer_id,
+            d.image_type,
+            d.file_version,
+        ):
+            return "header does not match the offered image"
+        hw = self.policy.hardware_version
+        low, high = header.minimum_hardware_version, header.maximum_hardware_version
+        if (
+            self.policy.enforce_hardware_range
+            and hw is not None
+            and low is not None
+            and high is not None
+            and not low <= hw <= high
+        ):
+            return f"hardware version 0x{hw:04X} outside 0x{low:04X}..0x{high:04X}"
+        d.stack_version = header.stack_version
+        if self.verifier is not None:
+            ok, why = self.verifier(data)
+            if not ok:
+                return why or "verification failed"
+        return None
+
+    def _verify(self, _event: TimerFired) -> None:
+        d = self._download
+        assert d is not None
+        data = bytes(d.data)
+        why = self._check_image(data)
+        fields = {
+            "manufacturer_code": d.manufacturer_id,
+            "image_type": d.image_type,
+            "file_version": d.file_version,
+        }
+        if why is not None:
+            self._send("upgrade_end", status=Status.INVALID_IMAGE, **fields)
+            self.last_reason = f"INVALID_IMAGE: {why}"
+            self._actions.append(Outcome("rejected", self.last_reason))
+            self._forget_download()  # invalidated so it is never reused (spec §2.5)
+            self._to_query()
+            return
+        self.downloaded_zigbee_stack_version = d.stack_version
+        self._enter(S.WAITING_FOR_UPGRADE_MESSAGE)
+        self._errors = 0
+        self._send_upgrade_end()
+
+    def _send_upgrade_end(self) -> None:
+        d = self._download
+        assert d is not None
+        self._send(
+            "upgrade_end",
+            status=Status.SUCCESS,
+            manufacturer_code=d.manufacturer_id,
+            image_type=d.image_type,
+            file_version=d.file_version,
+        )
+        self._awaiting = True
+        self._arm(self.policy.message_timeout_ms / 1000)
+
+    def _waiting_timer(self, _event: TimerFired) -> None:
+        p = self.policy
+        if self._awaiting:
+            self._errors += 1
+            if self._errors >= p.upgrade_wait_threshold:
+                self._awaiting = False
+                self._errors = 0
+                if p.timeout_policy == "apply":
+                    self._countdown(p.min_activation_delay_s)
+                else:
+                    self._arm(p.wait_for_upgrade_poll_s)  # keep asking, hourly
+                return
+        self._send_upgrade_end()
+
+    def _ids_match(self, cmd: Any) -> bool:
+        d = self._download
+        assert d is not None
+        return (
+            cmd.manufacturer_code in (d.manufacturer_id, frames.WILDCARD_MANUFACTURER)
+            and cmd.image_type in (d.image_type, frames.WILDCARD_IMAGE_TYPE)
+            and cmd.file_version in (d.file_version, frames.WILDCARD_FILE_VERSION)
+        )
+
+    def _upgrade_end_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        event, frame = payload
+        cmd = frame.command
+        p = self.policy
+        if not self._ids_match(cmd):
+            self._default_response(event, frame, Status.INVALID_VALUE)
+            return
+        self._awaiting = False
+        self._errors = 0
+        current, upgrade = int(cmd.current_time), int(cmd.upgrade_time)
+        if upgrade == NO_UPGRADE_TIME:
+            if p.activation_policy == "out-of-band":
+                self._enter_out_of_band()
+            else:
+                self._enter(S.WAITING_FOR_UPGRADE_MESSAGE)
+                self._arm(p.wait_for_upgrade_poll_s)
+            return
+        if p.activation_policy == "out-of-band":
+            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+            self._enter_out_of_band()
+            return
+        if current == 0:
+            delay = float(upgrade)
+        elif upgrade >= current:
+            delay = float(upgrade - current)
+        else:
+            delay = float(p.wait_for_upgrade_poll_s)  # EmberZNet: invalid time, 1 h
+        self._countdown(delay)
+
+    def _countdown(self, delay: float) -> None:
+        p = self.policy
+        if p.countdown_mode == "emberznet":
+            delay = min(delay, float(p.max_wait_s))
+        self._enter(S.COUNTDOWN_TO_UPGRADE)
+        self._arm(max(delay, float(p.min_activation_delay_s)))
+
+    def _enter_out_of_band(self) -> None:
+        self._enter(S.UPGRADE_VIA_OUT_OF_BAND)
+        self._cancel()
+
+    def _waiting_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
+        _event, frame = payload
+        cmd = frame.command
+        if cmd.command_id == frames.command_id("upgrade_end") and cmd.status != Status.SUCCESS:
+            self._server_abort(f"{_status_name(cmd.status)}: upgrade refused by server")
+
+    def _activate(self, _event: TimerFired) -> None:
+        d = self._download
+        assert d is not None
+        self._actions.append(Activate(d.file_version))
+
+    def _activation_failed(self, _event: ActivationFailed) -> None:
+        self._server_abort("bootloader refused the image")
+
+    def _out_of_band_upgrade_end_response(
+        self, payload: tuple[FrameReceived, frames.Frame]
+    ) -> None:
+        event, frame = payload
+        if int(frame.command.upgrade_time) != NO_UPGRADE_TIME:
+            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+
+    def _out_of_band_activate(self, _event: OutOfBandActivate) -> None:
+        self._countdown(self.policy.min_activation_delay_s)
+
+
+_EVENT_TRIGGERS: dict[type, Trigger] = {
+    PowerRestored: Trigger.POWER_RESTORED,
+    PowerLost: Trigger.POWER_LOST,
+    Start: Trigger.START,
+    ServerFound: Trigger.SERVER_FOUND,
+    DiscoveryFailed: Trigger.DISCOVERY_FAILED,
+    ServerEuiResolved: Trigger.SERVER_EUI,
+    OutOfBandActivate: Trigger.OUT_OF_BAND_ACTIVATE,
+    ActivationFailed: Trigger.ACTIVATION_FAILED,
+}
+
+
+def frame_payload_length(data: bytes) -> int:
+    """Bytes after the ZCL header (3 bytes, 5 with a manufacturer code)."""
+    header_length = 5 if data and data[0] & 0x04 else 3
+    return len(data) - header_length
+
+
+def _status_name(status: Any) -> str:
+    try:
+        return Status(status).name
+    except ValueError:
+        return f"0x{int(status):02X}"

@@ -1,0 +1,469 @@
+"""The OTA Upgrade server (cluster 0x0019, server side: a Comms Hub) as a sans-IO machine.
+
+This module owns how a server answers OTA clients: the image store (served images are held once
+and shared by every client and server, never copied per client), Query Next Image matching
+(manufacturer, image type, hardware range, version policy), block serving with a size cap,
+WAIT_FOR_DATA rate limiting (relative or UTC form, with MinimumBlockPeriod), Image Page Requests,
+Upgrade End Responses ("now", a delay, or 0xFFFFFFFF then an unsolicited "upgrade now"), Query
+Device Specific File, and deliberate misbehaviour for testing clients. It is fed received frames
+with the current time and returns `Send` actions (some delayed); it never does I/O, reads a clock
+or keeps per-client copies of image data. Policy comes from `ServerPolicy`, never from branches on
+who the client is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.errors import FrameError
+from emulator.ota import frames
+from emulator.ota.frames import NO_UPGRADE_TIME, Send, Status
+from emulator.ota.image import OtaHeader, parse_header
+from emulator.ota.policy import ServerPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """One servable OTA file: its parsed header and its bytes (shared, read-only)."""
+
+    header: OtaHeader
+    data: bytes
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        h = self.header
+        return h.manufacturer_id, h.image_type, h.file_version
+
+    @property
+    def size(self) -> int:
+        """The real file length (Digi: never trust the header's TotalImageSize), spec §1.4."""
+        return len(self.data)
+
+
+class ImageStore:
+    """Images a server can offer, by (manufacturer, image type, file version)."""
+
+    def __init__(self) -> None:
+        self._images: dict[tuple[int, int, int], StoredImage] = {}
+        self._specific: dict[tuple[int, int, int, int], StoredImage] = {}
+
+    def add(self, data: bytes) -> StoredImage:
+        """Store an OTA file (raises `ImageFormatError` if its header cannot be parsed)."""
+        data = bytes(data)
+        image = StoredImage(parse_header(data), data)
+        destination = image.header.upgrade_file_destination
+        if destination is None:
+            self._images[image.key] = image
+        else:
+            self._specific[(destination, *image.key)] = image
+        return image
+
+    def __len__(self) -> int:
+        return len(self._images) + len(self._specific)
+
+    def get(self, manufacturer_id: int, image_type: int, file_version: int) -> StoredImage | None:
+        return self._images.get((manufacturer_id, image_type, file_version))
+
+    def get_for_block(
+        self, manufacturer_id: int, image_type: int, file_version: int, ieee: int | None
+    ) -> StoredImage | None:
+        """The image a block request names; a device-specific one needs the client's address."""
+        image = self.get(manufacturer_id, image_type, file_version)
+        if image is None and ieee is not None:
+            image = self._specific.get((ieee, manufacturer_id, image_type, file_version))
+        return image
+
+    def candidates(self, manufacturer_id: int, image_type: int) -> list[StoredImage]:
+        return [
+            img
+            for (mfg, itype, _), img in self._images.items()
+            if mfg in (manufacturer_id, frames.WILDCARD_MANUFACTURER) and itype == image_type
+        ]
+
+    def specific(self, ieee: int, manufacturer_id: int, image_type: int) -> list[StoredImage]:
+        return [
+            img
+            for (dest, mfg, itype, _), img in self._specific.items()
+            if dest == ieee and mfg == manufacturer_id and itype == image_type
+        ]
+
+
+def _version_ok(policy: str, offered: int, current: int) -> bool:
+    if policy == "upgrade":
+        return offered > current
+    if policy == "downgrade":
+        return offered < current
+    if policy == "reinstall":
+        return offered == current
+    if policy == "any":
+        return offered != current
+    return False
+
+
+def _hardware_ok(header: OtaHeader, hardware_version: int | None) -> bool:
+    low, high = header.minimum_hardware_version, header.maximum_hardware_version
+    if hardware_version is None or low is None or high is None:
+        return True
+    return low <= hardware_version <= high
+
+
+@dataclass(slots=True)
+class _Session:
+    """What the server remembers about one client."""
+
+    last_block_at: float | None = None
+    waited_for: set[tuple[int, int, int]] = field(default_factory=set)
+    misbehaved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeEndRecord:
+    """An Upgrade End Request the server received."""
+
+    time: float
+    src: int
+    status: int
+    file_version: int
+
+
+class OtaServer:
+    """One OTA server. `handle(data, src, now)` answers a received frame."""
+
+    def __init__(
+        self, store: ImageStore, policy: ServerPolicy | None = None, *, tsn: int = 0
+    ) -> None:
+        self.store = store
+        self.policy = policy or ServerPolicy()
+        self._tsn = tsn & 0xFF
+        self._sessions: dict[int, _Session] = {}
+        self.upgrade_ends: list[UpgradeEndRecord] = []
+        self.default_responses: list[tuple[int, int, int]] = []
+        """(src, command id, status) of every Default Response received from clients."""
+        self.blocks_served = 0
+        self.bytes_served = 0
+
+    # -- time fields ------------------------------------------------------------------------------
+
+    def _times(self, now: float, delay: int) -> tuple[int, int]:
+        """(CurrentTime, RequestTime/UpgradeTime) for a delay, in the policy's form."""
+        if not self.policy.use_utc:
+            return 0, delay
+        current = self.policy.utc_epoch_offset + int(now)
+        return current, current + delay
+
+    def _next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) & 0xFF
+        return self._tsn
+
+    # -- entry points -----------------------------------------------------------------------------
+
+    def handle(self, data: bytes, src: int, now: float, *, broadcast: bool = False) -> list[Send]:
+        """Answer one received frame from node `src`."""
+        try:
+            frame = frames.decode(data)
+        except FrameError as exc:
+            header = getattr(exc, "header", None)
+            if header is None or broadcast or header.direction != frames.C2S:
+                return []
+            if header.frame_control.frame_type == 0 and header.command_id == 0x0B:
+                return []
+            return [self._default_response(src, header, exc.status)]  # type: ignore[attr-defined]
+        if frame.direction != frames.C2S:
+            return []
+        handler = _HANDLERS.get(frame.name)
+        if handler is None:
+            return []
+        return getattr(self, handler)(frame, src, now)
+
+    def notify(
+        self,
+        dst: int,
+        *,
+        query_jitter: int = 100,
+        payload_type: int = 0,
+        manufacturer_code: int | None = None,
+        image_type: int | None = None,
+        new_file_version: int | None = None,
+        broadcast: bool = False,
+    ) -> list[Send]:
+        """An Image Notify (unicast: default responses allowed; broadcast: disabled), spec §1.3."""
+        data = frames.encode(
+            "image_notify",
+            self._next_tsn(),
+            disable_default_response=broadcast,
+            payload_type=payload_type,
+            query_jitter=query_jitter,
+            manufacturer_code=manufacturer_code,
+            image_type=image_type,
+            new_file_version=new_file_version,
+        )
+        return [Send(data, dst)]
+
+    def upgrade_now(
+        self,
+        dst: int,
+        now: float,
+        *,
+        manufacturer_code: int = frames.WILDCARD_MANUFACTURER,
+        image_type: int = frames.WILDCARD_IMAGE_TYPE,
+        file_version: int = frames.WILDCARD_FILE_VERSION,
+        delay: float = 0.0,
+    ) -> list[Send]:
+        """The unsolicited Upgrade End Response with UpgradeTime "now" (EmberZNet, spec §2.6)."""
+        current, upgrade = self._times(now + delay, 0)
+        data = frames.encode(
+            "upgrade_end_response",
+            self._next_tsn(),
+            manufacturer_code=manufacturer_code,
+            image_type=image_type,
+            file_version=file_version,
+            current_time=current,
+            upgrade_time=upgrade,
+        )
+        return [Send(data, dst, delay)]
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _default_response(self, dst: int, header: Any, status: Status) -> Send:
+        return Send(
+            frames.encode_default_response(header.tsn, header.command_id, status, frames.S2C), dst
+        )
+
+    def _reply(
+        self, frame: frames.Frame, dst: int, name: str, delay: float = 0.0, **f: Any
+    ) -> Send:
+        return Send(frames.encode(name, frame.tsn, **f), dst, delay)
+
+    def _session(self, src: int) -> _Session:
+        session = self._sessions.get(src)
+        if session is None:
+            session = self._sessions[src] = _Session()
+        return session
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def _on_query_next_image(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        cmd = frame.command
+        p = self.policy
+        hw = cmd.hardware_version if int(cmd.field_control) & 1 else None
+        best: StoredImage | None = None
+        for image in self.store.candidates(cmd.manufacturer_code, cmd.image_type):
+            version = image.header.file_version
+            if not _version_ok(p.version_policy, version, cmd.current_file_version):
+                continue
+            if p.check_hardware_range and not _hardware_ok(image.header, hw):
+                continue
+            if best is None or version > best.header.file_version:
+                best = image
+        return [self._image_answer(frame, src, "query_next_image_response", best)]
+
+    def _image_answer(
+        self, frame: frames.Frame, src: int, name: str, image: StoredImage | None
+    ) -> Send:
+        if image is None:
+            return self._reply(frame, src, name, status=Status.NO_IMAGE_AVAILABLE)
+        h = image.header
+        return self._reply(
+            frame,
+            src,
+            name,
+            status=Status.SUCCESS,
+            manufacturer_code=h.manufacturer_id,
+            image_type=h.image_type,
+            file_version=h.file_version,
+            image_size=image.size,
+        )
+
+    def _misbehaviour(self, session: _Session, offset: int) -> str | None:
+        p = self.policy
+        if p.misbehaviour == "none" or offset < p.misbehave_from_offset:
+            return None
+        if p.misbehave_count is not None and session.misbehaved >= p.misbehave_count:
+            return None
+        session.misbehaved += 1
+        return p.misbehaviour
+
+    def _wait(self, frame: frames.Frame, src: int, now: float, delay: int) -> list[Send]:
+        current, request = self._times(now, delay)
+        period = self.policy.min_block_period
+        return [
+            self._reply(
+                frame,
+                src,
+                "image_block_response",
+                status=Status.WAIT_FOR_DATA,
+                current_time=current,
+                request_time=request,
+                minimum_block_period=period if period is not None else 0,
+            )
+        ]
+
+    def _rate_limit(
+        self, frame: frames.Frame, src: int, now: float, session: _Session, image: StoredImage
+    ) -> list[Send] | None:
+        """WAIT_FOR_DATA when the image is not ready yet or the client asks too fast."""
+        p = self.policy
+        cmd = frame.command
+        if p.wait_for_data_s > 0 and image.key not in session.waited_for:
+            session.waited_for.add(image.key)
+            return self._wait(frame, src, now, p.wait_for_data_s)
+        if p.min_block_period is None:
+            return None
+        carries = frame.name == "image_block" and int(cmd.field_control) & 2
+        if carries and cmd.minimum_block_period != p.min_block_period:
+            return self._wait(frame, src, now, 0)
+        period = p.min_block_period * p.min_block_period_scale
+        if session.last_block_at is not None and now - session.last_block_at < period - 1e-9:
+            return self._wait(frame, src, now, math.ceil(period - (now - session.last_block_at)))
+        return None
+
+    def _block(self, frame: frames.Frame, src: int, now: float, offset: int, delay: float = 0.0):
+        cmd = frame.command
+        image = self._lookup(frame)
+        assert image is not None
+        size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
+        chunk = bytes(memoryview(image.data)[offset : offset + size])
+        self.blocks_served += 1
+        self.bytes_served += len(chunk)
+        return self._reply(
+            frame,
+            src,
+            "image_block_response",
+            delay,
+            status=Status.SUCCESS,
+            manufacturer_code=image.header.manufacturer_id,
+            image_type=image.header.image_type,
+            file_version=image.header.file_version,
+            file_offset=offset,
+            image_data=chunk,
+        )
+
+    def _lookup(self, frame: frames.Frame) -> StoredImage | None:
+        cmd = frame.command
+        ieee = cmd.request_node_addr if int(cmd.field_control) & 1 else None
+        return self.store.get_for_block(
+            cmd.manufacturer_code, cmd.image_type, cmd.file_version, ieee
+        )
+
+    def _on_image_block(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        cmd = frame.command
+        image = self._lookup(frame)
+        if image is None:
+            return [self._default_response(src, frame.header, Status.NO_IMAGE_AVAILABLE)]
+        offset = int(cmd.file_offset)
+        if offset >= image.size:
+            return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
+        session = self._session(src)
+        fault = self._misbehaviour(session, offset)
+        if fault == "stall":
+            return []
+        if fault == "abort":
+            return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
+        limited = self._rate_limit(frame, src, now, session, image)
+        if limited is not None:
+            return limited
+        if fault == "wrong-offset":
+            size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
+            offset = min(offset + size, image.size - 1)
+        session.last_block_at = now
+        return [self._block(frame, src, now, offset)]
+
+    def _on_image_page(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        if not self.policy.support_page_requests:
+            return [self._default_response(src, frame.header, Status.UNSUP_CLUSTER_COMMAND)]
+        cmd = frame.command
+        image = self._lookup(frame)
+        if image is None:
+            return [self._default_response(src, frame.header, Status.NO_IMAGE_AVAILABLE)]
+        offset = int(cmd.file_offset)
+        if offset >= image.size:
+            return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
+        session = self._session(src)
+        fault = self._misbehaviour(session, offset)
+        if fault == "stall":
+            return []
+        if fault == "abort":
+            return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
+        limited = self._rate_limit(frame, src, now, session, image)
+        if limited is not None:
+            return limited
+        size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
+        end = min(image.size, offset + int(cmd.page_size))
+        spacing = int(cmd.response_spacing) / 1000
+        out: list[Send] = []
+        while offset < end:
+            out.append(self._block(frame, src, now, offset, delay=len(out) * spacing))
+            offset += min(size, end - offset)
+        session.last_block_at = now + max(0, len(out) - 1) * spacing
+        return out
+
+    def _on_upgrade_end(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        cmd = frame.command
+        p = self.policy
+        self.upgrade_ends.append(UpgradeEndRecord(now, src, int(cmd.status), cmd.file_version))
+        if cmd.status != Status.SUCCESS:
+            return [self._default_response(src, frame.header, Status.SUCCESS)]
+        ids = {
+            "manufacturer_code": cmd.manufacturer_code,
+            "image_type": cmd.image_type,
+            "file_version": cmd.file_version,
+        }
+        if p.upgrade_time == "wait":
+            current, _ = self._times(now, 0)
+            out = [
+                self._reply(
+                    frame,
+                    src,
+                    "upgrade_end_response",
+                    current_time=current,
+                    upgrade_time=NO_UPGRADE_TIME,
+                    **ids,
+                )
+            ]
+            if p.release_after_s is not None:
+                out += self.upgrade_now(src, now, delay=p.release_after_s, **ids)
+            return out
+        delay = 0 if p.upgrade_time == "now" else p.upgrade_delay_s
+        current, upgrade = self._times(now, delay)
+        return [
+            self._reply(
+                frame,
+                src,
+                "upgrade_end_response",
+                current_time=current,
+                upgrade_time=upgrade,
+                **ids,
+            )
+        ]
+
+    def _on_query_specific_file(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        if not self.policy.support_device_specific_files:
+            return [self._default_response(src, frame.header, Status.UNSUP_CLUSTER_COMMAND)]
+        cmd = frame.command
+        best: StoredImage | None = None
+        for image in self.store.specific(
+            int(cmd.request_node_addr), cmd.manufacturer_code, cmd.image_type
+        ):
+            version = image.header.file_version
+            if _version_ok(self.policy.version_policy, version, cmd.file_version) and (
+                best is None or version > best.header.file_version
+            ):
+                best = image
+        return [self._image_answer(frame, src, "query_specific_file_response", best)]
+
+    def _on_default_response(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        cmd = frame.command
+        self.default_responses.append((src, int(cmd.command_id), int(cmd.status)))
+        return []
+
+
+_HANDLERS = {
+    "query_next_image": "_on_query_next_image",
+    "image_block": "_on_image_block",
+    "image_page": "_on_image_page",
+    "upgrade_end": "_on_upgrade_end",
+    "query_specific_file": "_on_query_specific_file",
+    frames.DEFAULT_RESPONSE: "_on_default_response",
+}
