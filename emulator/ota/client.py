@@ -577,10 +577,13 @@ class OtaClient:
             frame = frames.decode(event.data)
         except FrameError as exc:
             header = getattr(exc, "header", None)
-            if header is not None and not event.broadcast:
-                is_dr = header.frame_control.frame_type == 0 and header.command_id == 0x0B
-                if not is_dr and header.direction == frames.S2C:
-                    self._default_response_raw(event.src, header, exc.status)  # type: ignore[attr-defined]
+            if (
+                header is not None
+                and not event.broadcast
+                and not header.is_default_response
+                and header.direction == frames.S2C
+            ):
+                self._default_response_raw(event.src, header, exc.status)  # type: ignore[attr-defined]
             return None
         if frame.direction != frames.S2C:
             return None  # a client->server command is not for a client
@@ -759,7 +762,7 @@ class OtaClient:
         cmd = frame.command
         if event.broadcast:
             payload_type = int(cmd.payload_type)
-            if _NOTIFY_LENGTHS.get(payload_type) != frame_payload_length(event.data):
+            if _NOTIFY_LENGTHS.get(payload_type) != frame.payload_length:
                 return
             if not 1 <= cmd.query_jitter <= 100:
                 return
@@ -1184,12 +1187,6 @@ _EVENT_TRIGGERS: dict[type, Trigger] = {
     OutOfBandActivate: Trigger.OUT_OF_BAND_ACTIVATE,
     ActivationFailed: Trigger.ACTIVATION_FAILED,
 }
-
-
-def frame_payload_length(data: bytes) -> int:
-    """Bytes after the ZCL header (3 bytes, 5 with a manufacturer code)."""
-    header_length = 5 if data and data[0] & 0x04 else 3
-    return len(data) - header_length
 
 
 def _status_name(status: Any) -> str:

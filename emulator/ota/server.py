@@ -167,7 +167,7 @@ class OtaServer:
             header = getattr(exc, "header", None)
             if header is None or broadcast or header.direction != frames.C2S:
                 return []
-            if header.frame_control.frame_type == 0 and header.command_id == 0x0B:
+            if header.is_default_response:
                 return []
             return [self._default_response(src, header, exc.status)]  # type: ignore[attr-defined]
         if frame.direction != frames.C2S:
