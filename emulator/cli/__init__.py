@@ -45,6 +45,11 @@ def _register() -> None:
     from emulator.cli.image import image
 
     cli.add_command(image)
+    from emulator.cli.gbcs import gbcs
+    from emulator.cli.profiles import profiles
+
+    cli.add_command(profiles)
+    cli.add_command(gbcs)
 
 
 _register()
