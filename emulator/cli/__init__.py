@@ -50,6 +50,9 @@ def _register() -> None:
 
     cli.add_command(profiles)
     cli.add_command(gbcs)
+    from emulator.cli.ota import ota
+
+    cli.add_command(ota)
 
 
 _register()
