@@ -127,7 +127,9 @@ _TOP: dict[str, _Key] = {
     ),
 }
 _ZIGBEE: dict[str, _Key] = {
-    "profile_id": _Key(int, _range(0, 0xFFFF)),
+    "profile_id": _Key(
+        int, lambda v: None if v == SMART_ENERGY_PROFILE else "must be 0x0109 (Smart Energy)"
+    ),
     "device_id": _Key(int, _range(0, 0xFFFF)),
     "manufacturer_id": _Key(int, _range(0, 0xFFFF)),
     "image_type": _Key(int, _range(0, 0xFFFF)),
@@ -248,9 +250,11 @@ class _Checker:
         self.origins = origins
         self.leaf = leaf
 
-    def fail(self, key: str, what: str) -> ProfileError:
+    def fail(self, key: str, what: str, *, here: bool = False) -> ProfileError:
+        """The error for `key`, naming the file the key came from (or the profile's own file
+        when `here`, for rules that tie keys together)."""
         source = self.origins.get(key) or self.origins.get(key.split("[")[0]) or self.leaf
-        return ProfileError(source, key, what)
+        return ProfileError(self.leaf if here else source, key, what)
 
     def table(self, data: Any, spec: dict[str, _Key], prefix: str) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -372,22 +376,24 @@ def _client_policy(
 
 def _cross_check(check: _Checker, p: DeviceProfile) -> None:
     """Rules that tie keys together (each names the key to change)."""
-    if p.zigbee.profile_id != SMART_ENERGY_PROFILE:
-        raise check.fail(
-            "zigbee.profile_id", f"must be 0x{SMART_ENERGY_PROFILE:04X} (Smart Energy)"
-        )
     if p.activation == "critical" and p.supplier_slots == 0:
-        raise check.fail("supplier_slots", "a critical device needs at least one supplier slot")
+        raise check.fail(
+            "supplier_slots", "a critical device needs at least one supplier slot", here=True
+        )
     if p.activation in DCC_ACTIVATION_CLASSES and "dcc" not in p.routes:
-        raise check.fail("routes", f'activation {p.activation!r} needs the "dcc" route')
+        raise check.fail("routes", f'activation {p.activation!r} needs the "dcc" route', here=True)
     if "dcc" in p.routes and p.provenance not in DCC_PROVENANCES:
         raise check.fail(
-            "routes", f'the "dcc" route is for supplier or mandated devices, not {p.provenance}'
+            "routes",
+            f'the "dcc" route is for supplier or mandated devices, not {p.provenance}',
+            here=True,
         )
     if p.zigbee.sleepy and p.zigbee.node_type != "end-device":
-        raise check.fail("zigbee.sleepy", "only an end-device can be sleepy")
+        raise check.fail("zigbee.sleepy", "only an end-device can be sleepy", here=True)
     if not any(OTA_CLUSTER in e.output_clusters for e in p.zigbee.endpoints):
-        raise check.fail("zigbee.endpoints", "no endpoint has the OTA cluster (0x0019) as client")
+        raise check.fail(
+            "zigbee.endpoints", "no endpoint has the OTA cluster (0x0019) as client", here=True
+        )
 
 
 def _lists(value: Any) -> Any:
