@@ -81,7 +81,11 @@ def verify(
 def read_message(argument: str) -> bytes:
     """The message bytes: a file (hex text or raw bytes) if one exists, else hex text."""
     path = Path(argument)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a long hex string is not a valid file name
+        is_file = False
+    if is_file:
         raw = path.read_bytes()
         text = raw.decode("ascii", errors="replace")
         if raw and set(text) <= _HEX:
