@@ -28,6 +28,7 @@ SERVER_ADDRESS = 0x0000
 SERVER_IEEE = 0x000D6F0000198B36
 CLIENT_ADDRESS = 0x4F2A
 DISCOVERY_LATENCY_S = 0.05
+SETTLE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class Simulation:
         self.events: list[dict[str, Any]] = []
         self.outcome: str | None = None
         self.reason: str | None = None
+        self.outcome_time = 0.0
         self.start_file_version = self.flash.running_version
         self.blocks = 0
         self.bytes = 0
@@ -152,15 +154,17 @@ class Simulation:
         self.events.append({"t": round(self.clock.now, 6), "event": kind, **data})
 
     def _on_transition(self, tr: oc.Transition) -> None:
-        self.events.append(
-            {
-                "t": round(tr.time, 6),
-                "event": "transition",
-                "from": tr.old.value,
-                "to": tr.new.value,
-                "on": tr.trigger.value,
-            }
-        )
+        event = {
+            "t": round(tr.time, 6),
+            "event": "transition",
+            "from": tr.old.value,
+            "to": tr.new.value,
+            "on": tr.trigger.value,
+        }
+        if tr.new is oc.State.DOWNLOAD:
+            event["file_offset"] = self.client.file_offset
+            event["downloaded_file_version"] = self.client.downloaded_file_version
+        self.events.append(event)
 
     # -- driving the client ---------------------------------------------------------------------
 
@@ -291,6 +295,7 @@ class Simulation:
         if self.outcome is None:
             self.outcome = outcome
             self.reason = reason
+            self.outcome_time = self.clock.now
 
     # -- running -----------------------------------------------------------------------------------
 
@@ -311,6 +316,8 @@ class Simulation:
                 self._finish("downloaded", "waiting for the server to say when to upgrade")
             else:
                 self._finish("failed", "no outcome within the simulated time")
+        # Let frames already in the air land (the server logs them); the client is done.
+        clock.run_until(clock.now + SETTLE_S)
         return SimulationResult(
             outcome=self.outcome or "failed",
             reason=self.reason,
@@ -320,7 +327,7 @@ class Simulation:
             blocks=self.blocks,
             retries=self.client.retries,
             power_losses=self.power_losses,
-            virtual_seconds=clock.now,
+            virtual_seconds=self.outcome_time,
             events=self.events,
             resumed_from=self.resumed_from,
             invalid_records=self.invalid_records,

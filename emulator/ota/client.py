@@ -855,7 +855,7 @@ class OtaClient:
             "file_version": d.file_version,
             "file_offset": self.file_offset,
             "maximum_data_size": p.max_data_size,
-            "request_node_addr": self.identity.ieee if send_addr else None,
+            "request_node_addr": frames.eui64(self.identity.ieee) if send_addr else None,
         }
         if self._page_mode:
             self._send(

@@ -293,6 +293,16 @@ def _frame_error(
     return err
 
 
+def eui64(value: int) -> t.EUI64:
+    """zigpy's EUI64 for an integer address (as shown, big-endian: 00:0d:6f:...)."""
+    return t.EUI64.deserialize(value.to_bytes(8, "little"))[0]
+
+
+def eui64_int(value: t.EUI64) -> int:
+    """The integer of a zigpy EUI64."""
+    return int.from_bytes(value.serialize(), "little")
+
+
 def command_id(name: str) -> int:
     """OTA command id of zigpy's command `name`."""
     return COMMAND_IDS[name]

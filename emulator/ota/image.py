@@ -89,6 +89,8 @@ HEADER = c.Struct(
     / c.If(c.this.field_control & FieldControl.HARDWARE_VERSIONS, c.Int16ul),
 )
 SUBELEMENT_HEAD = c.Struct("tag" / c.Int16ul, "length" / c.Int32ul)
+# The walk reads one head per element: construct's compiled form of the same declaration.
+_SUBELEMENT_HEAD_COMPILED = SUBELEMENT_HEAD.compile()
 SUBELEMENT = c.Struct("tag" / c.Int16ul, "data" / c.Prefixed(c.Int32ul, c.GreedyBytes))
 TELINK_AES_HEAD = c.Struct("tag" / c.Int16ul, "length" / c.Int32ul, "tag_info" / c.Int16ul)
 IKEA_CONTAINER = c.Struct(
@@ -294,7 +296,7 @@ def _walk_subelements(data: bytes, start: int, end: int, *, telink: bool) -> tup
                 field="subelement.tag",
                 offset=offset,
             )
-        head = SUBELEMENT_HEAD.parse(view[offset : offset + head_len])
+        head = _SUBELEMENT_HEAD_COMPILED.parse(view[offset : offset + head_len])
         tag_info = None
         if telink and head.tag == TAG_TELINK_AES:
             if end - offset < head_len + 2:
@@ -365,12 +367,9 @@ def _unwrap(data: bytes) -> tuple[str, int, int] | None:
                 offset=20,
             )
         return "ikea", box.image_offset, box.image_length
-    if (
-        len(data) > LEGRAND_PREFIX_LENGTH + LEGRAND_SUFFIX_LENGTH
-        and int.from_bytes(data[:4], "little") + LEGRAND_PREFIX_LENGTH + LEGRAND_SUFFIX_LENGTH
-        == len(data)
-        and data[4:8] == MAGIC.to_bytes(4, "little")
-    ):
+    if len(data) > LEGRAND_PREFIX_LENGTH + LEGRAND_SUFFIX_LENGTH and int.from_bytes(
+        data[:4], "little"
+    ) + LEGRAND_PREFIX_LENGTH + LEGRAND_SUFFIX_LENGTH == len(data):
         inner = len(data) - LEGRAND_PREFIX_LENGTH - LEGRAND_SUFFIX_LENGTH
         return "legrand", LEGRAND_PREFIX_LENGTH, inner
     if (
@@ -433,7 +432,7 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
     header = parse_header(data, base)
     fc = header.field_control
     expected_length = header_size(fc)
-    if fc & ~KNOWN_FIELD_CONTROL:
+    if fc & ~int(KNOWN_FIELD_CONTROL):
         findings.inconsistent(
             f"reserved field control bits set ({fc:#06x})",
             field="field_control",

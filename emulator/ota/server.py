@@ -342,7 +342,7 @@ class OtaServer:
 
     def _lookup(self, frame: frames.Frame) -> StoredImage | None:
         cmd = frame.command
-        ieee = cmd.request_node_addr if int(cmd.field_control) & 1 else None
+        ieee = frames.eui64_int(cmd.request_node_addr) if int(cmd.field_control) & 1 else None
         return self.store.get_for_block(
             cmd.manufacturer_code, cmd.image_type, cmd.file_version, ieee
         )
@@ -444,7 +444,7 @@ class OtaServer:
         cmd = frame.command
         best: StoredImage | None = None
         for image in self.store.specific(
-            int(cmd.request_node_addr), cmd.manufacturer_code, cmd.image_type
+            frames.eui64_int(cmd.request_node_addr), cmd.manufacturer_code, cmd.image_type
         ):
             version = image.header.file_version
             if _version_ok(self.policy.version_policy, version, cmd.file_version) and (
