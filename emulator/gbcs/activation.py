@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emulator.errors import GbcsFormatError, HanemuError
+from emulator.errors import GbcsFormatError, PolicyError
 from emulator.gbcs.frame import Cra, Frame, GroupingHeader, decode_frame
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_FAILED,
@@ -125,12 +125,12 @@ class ActivationConfig:
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATION_RULES:
-            raise HanemuError(
+            raise PolicyError(
                 f"activation class must be one of {', '.join(ACTIVATION_CLASSES)}, "
                 f"got {self.activation!r}"
             )
         if len(self.slots) > self.slot_capacity:
-            raise HanemuError(
+            raise PolicyError(
                 f"{len(self.slots)} supplier certificate(s) given, the device has "
                 f"{self.slot_capacity} slot(s)"
             )

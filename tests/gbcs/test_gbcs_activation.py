@@ -14,8 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from emulator.errors import HanemuError
+from emulator.errors import PolicyError
 from emulator.gbcs.activation import (
     ACTIVATION_RULES,
     ActivationConfig,
@@ -421,12 +423,12 @@ def test_cs08_read_firmware_version(headend):
 
 
 def test_more_certificates_than_slots_is_an_error():
-    with pytest.raises(HanemuError, match="slot"):
+    with pytest.raises(PolicyError, match="slot"):
         device("critical", ["supplier-a", "supplier-b"], capacity=1)
 
 
 def test_unknown_activation_class_is_an_error():
-    with pytest.raises(HanemuError, match="activation class"):
+    with pytest.raises(PolicyError, match="activation class"):
         device("sometimes")
 
 
@@ -479,6 +481,18 @@ def test_signature_covers_header_without_tag_and_payload(headend):
     KEYS["supplier-a"].public_key().verify(
         encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA256())
     )
+
+
+@settings(max_examples=120)
+@given(st.data())
+def test_any_single_byte_change_to_a_critical_command_is_refused(data):
+    handler = device("critical", ["supplier-a"])
+    raw = bytearray(activate(HeadEnd(KEYS["acb"])))
+    index = data.draw(st.integers(0, len(raw) - 1), label="index")
+    raw[index] ^= data.draw(st.integers(1, 255), label="xor")
+    outcome = handler.handle(bytes(raw), NOW)
+    assert not outcome.accepted
+    assert outcome.response is None and handler.state.running_version == OLD
 
 
 def test_signing_is_deterministic():
