@@ -1,0 +1,118 @@
+"""The client's transition table: every (state, trigger) pair is a transition or a documented
+ignore, and the machine behaves as the table says."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from ota_harness import IDENTITY, SERVER, make_image
+
+from emulator.ota import client as oc
+from emulator.ota import frames
+from emulator.ota.client import IGNORED, TRANSITIONS, OtaClient, State, Trigger
+from emulator.ota.frames import Send, Status
+
+ALL_PAIRS = [(s, t) for s in State for t in Trigger]
+
+
+def test_every_state_trigger_pair_is_a_transition_or_a_documented_ignore():
+    for pair in ALL_PAIRS:
+        in_table, ignored = pair in TRANSITIONS, pair in IGNORED
+        assert in_table != ignored, pair
+        if ignored:
+            assert len(IGNORED[pair]) > 10, pair
+        else:
+            row = TRANSITIONS[pair]
+            assert callable(getattr(OtaClient, row.handler)), row
+            assert row.targets, row
+    assert set(TRANSITIONS) | set(IGNORED) == set(ALL_PAIRS)
+
+
+def test_every_state_is_reachable_and_every_target_is_a_state():
+    reached = {State.OFF}
+    frontier = [State.OFF]
+    while frontier:
+        state = frontier.pop()
+        for (src, _), row in TRANSITIONS.items():
+            if src is state:
+                for target in row.targets - reached:
+                    reached.add(target)
+                    frontier.append(target)
+    assert reached == set(State)
+
+
+def _event_for(trigger: Trigger, client: OtaClient):
+    """A representative event for `trigger`, from the selected server."""
+    simple = {
+        Trigger.POWER_RESTORED: oc.PowerRestored(1),
+        Trigger.POWER_LOST: oc.PowerLost(),
+        Trigger.START: oc.Start(),
+        Trigger.TIMER: oc.TimerFired(client._token),
+        Trigger.SERVER_FOUND: oc.ServerFound(SERVER),
+        Trigger.DISCOVERY_FAILED: oc.DiscoveryFailed(),
+        Trigger.SERVER_EUI: oc.ServerEuiResolved(1),
+        Trigger.OUT_OF_BAND_ACTIVATE: oc.OutOfBandActivate(),
+        Trigger.ACTIVATION_FAILED: oc.ActivationFailed(),
+    }
+    if trigger in simple:
+        return simple[trigger]
+    fields = {
+        Trigger.IMAGE_NOTIFY: {"payload_type": 0, "query_jitter": 100},
+        Trigger.QUERY_NEXT_IMAGE_RESPONSE: {"status": Status.NO_IMAGE_AVAILABLE},
+        Trigger.IMAGE_BLOCK_RESPONSE: {
+            "status": Status.WAIT_FOR_DATA,
+            "current_time": 0,
+            "request_time": 1,
+            "minimum_block_period": 0,
+        },
+        Trigger.UPGRADE_END_RESPONSE: {
+            "manufacturer_code": 0xFFFF,
+            "image_type": 0xFFFF,
+            "file_version": 0xFFFFFFFF,
+            "current_time": 0,
+            "upgrade_time": 0xFFFFFFFF,
+        },
+        Trigger.QUERY_SPECIFIC_FILE_RESPONSE: {"status": Status.NO_IMAGE_AVAILABLE},
+    }
+    if trigger is Trigger.DEFAULT_RESPONSE:
+        data = frames.encode_default_response(1, 0x03, Status.SUCCESS, frames.S2C)
+    else:
+        data = frames.encode(trigger.value, 1, disable_default_response=False, **fields[trigger])
+    return oc.FrameReceived(data, SERVER)
+
+
+def _client_in(state: State) -> OtaClient:
+    """A client put in `state` with the context that state implies."""
+    c = OtaClient(IDENTITY, rng=random.Random(0))
+    c.handle(oc.PowerRestored(1), 0.0)
+    c.state = state
+    c.server_address = SERVER
+    image = make_image()
+    c._download = oc._Download(0x1234, 0x0101, 2, len(image), bytearray(image))
+    c.file_offset = 0
+    return c
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"), sorted(IGNORED, key=lambda p: (p[0].value, p[1].value))
+)
+def test_ignored_pairs_change_nothing_but_may_answer_failure(state, trigger):
+    c = _client_in(state)
+    before = (c.state, c.file_offset, c.downloaded_file_version, c._token)
+    actions = c.handle(_event_for(trigger, c), 1.0)
+    assert (c.state, c.file_offset, c.downloaded_file_version, c._token) == before
+    for action in actions:
+        assert isinstance(action, Send), action
+        frame = frames.decode(action.data)
+        assert frame.name == frames.DEFAULT_RESPONSE
+        assert frame.command.status == Status.FAILURE
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"), sorted(TRANSITIONS, key=lambda p: (p[0].value, p[1].value))
+)
+def test_table_rows_end_in_one_of_their_target_states(state, trigger):
+    c = _client_in(state)
+    c.handle(_event_for(trigger, c), 1.0)  # raises TransitionError if a handler strays
+    assert c.state in TRANSITIONS[(state, trigger)].targets
