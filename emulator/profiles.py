@@ -13,6 +13,7 @@ never holds device behaviour (the device asks its profile, the profile never act
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import tomllib
@@ -80,9 +81,7 @@ class DeviceProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Every resolved key as plain JSON-ready data."""
-        data = dataclasses.asdict(self)
-        data["ota"] = {f.name: getattr(self.ota, f.name) for f in dataclasses.fields(ClientPolicy)}
-        return _lists(data)
+        return _lists(dataclasses.asdict(self))
 
 
 # --- declarations ------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ def _merge(
         if isinstance(value, dict) and isinstance(into.get(key), dict):
             _merge(into[key], value, origins, source, f"{dotted}.")
         else:
-            into[key] = _copy(value)
+            into[key] = copy.deepcopy(value)
             for old in [k for k in origins if k.startswith(f"{dotted}.")]:
                 del origins[old]
             _record(origins, value, source, dotted)
@@ -230,14 +229,6 @@ def _record(origins: dict[str, str], value: Any, source: str, dotted: str) -> No
     if isinstance(value, dict):
         for key, inner in value.items():
             _record(origins, inner, source, f"{dotted}.{key}")
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # --- validation ----------------------------------------------------------------------------------
