@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ PROFILES_DIR = Path(
     os.environ.get("HANEMU_PROFILES", Path(__file__).resolve().parent.parent / "profiles")
 )
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 DEVICE_TYPES = ("IHD", "PPMID", "HCALCS", "CAD")
 PROVENANCES = ("supplier", "mandated", "consumer", "third-party")
 ROUTES = ("dcc", "wifi", "local")
@@ -191,6 +193,8 @@ def _resolve(
     """(merged data, dotted key -> file it came from, chain of bases nearest first)."""
     path = directory / f"{name}.toml"
     source = _display(path)
+    if not _NAME.fullmatch(name):
+        raise ProfileError(source, None, "profile names are lower-case letters, digits and dashes")
     if name in seen:
         raise ProfileError(source, "extends", f"inheritance cycle {' -> '.join((*seen, name))}")
     raw = _read(path)

@@ -235,6 +235,12 @@ def test_missing_profile(scratch):
         load_profile("nope", directory)
 
 
+@pytest.mark.parametrize("name", ["../ihd", "IHD", "a b"])
+def test_profile_names_are_plain(name):
+    with pytest.raises(ProfileError, match="profile names are lower-case"):
+        load_profile(name)
+
+
 def test_profiles_are_frozen():
     profile = load_profile("ihd-opt1")
     with pytest.raises(dataclasses.FrozenInstanceError):
