@@ -58,6 +58,8 @@ class SimulationResult:
     events: list[dict[str, Any]]
     resumed_from: list[int] = field(default_factory=list)
     """File offset of the slot record at each boot after a power loss (0 or more)."""
+    committed_at_cut: list[int] = field(default_factory=list)
+    """File offset of the committed slot record at each power cut (0 when none)."""
     invalid_records: int = 0
     running_changed_before_activation: bool = False
     running_image: bytes = b""
@@ -130,6 +132,7 @@ class Simulation:
         self.bytes = 0
         self.power_losses = 0
         self.resumed_from: list[int] = []
+        self.committed_at_cut: list[int] = []
         self.invalid_records = 0
         self.running_changed_early = False
         self._timer: TimerHandle | None = None
@@ -271,7 +274,9 @@ class Simulation:
         if not self._powered or self.outcome is not None:
             return
         self.power_losses += 1
-        self._event("power-lost")
+        record = self.flash.record
+        self.committed_at_cut.append(record.file_offset if record is not None else 0)
+        self._event("power-lost", record_offset=self.committed_at_cut[-1])
         self._feed(oc.PowerLost())
         self._powered = False
         if self._timer is not None:
@@ -330,6 +335,7 @@ class Simulation:
             virtual_seconds=self.outcome_time,
             events=self.events,
             resumed_from=self.resumed_from,
+            committed_at_cut=self.committed_at_cut,
             invalid_records=self.invalid_records,
             running_changed_before_activation=self.running_changed_early,
             running_image=self.flash.running,
