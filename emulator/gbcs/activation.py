@@ -283,11 +283,11 @@ class ActivationHandler:
             return self._refuse(
                 Verdict.CLASS_REFUSES_CH_ACTIVATION, f"activation class {self.config.activation}"
             )
+        # The Comms Hub names no hash: the device activates the image it holds, if any.
         image = self.state.stored_image
-        if image is None:
-            outcome, activated = self._execute(None)
-        else:
-            outcome, activated = self._execute(hashlib.sha256(image).digest())
+        outcome, activated = self._execute(
+            None if image is None else hashlib.sha256(image).digest()
+        )
         result = ActivationResult.SUCCESS if activated else ActivationResult.FAILURE
         alert = PpmidActivationAlert(now, self.state.running_version, result)
         sent = self._alert(MSG_PPMID_ACTIVATION_ALERT, alert.to_der())
