@@ -27,7 +27,9 @@ from typing import Any
 from emulator.errors import FrameError, ImageFormatError
 from emulator.ota import frames
 from emulator.ota.frames import NO_UPGRADE_TIME, Send, Status
+from emulator.ota.image import parse_header
 from emulator.ota.policy import ClientPolicy
+from emulator.ota.verify import check_file
 
 UNKNOWN_EUI64 = 0xFFFFFFFFFFFFFFFF
 NO_VERSION = 0xFFFFFFFF
@@ -268,8 +270,6 @@ Verifier = Callable[[bytes], "tuple[bool, str | None]"]
 
 def default_verifier(data: bytes) -> tuple[bool, str | None]:
     """Check the finished file with the project's verifier (integrity code, signatures)."""
-    from emulator.ota.verify import check_file
-
     report = check_file(data)
     return report.ok, report.reason
 
@@ -1023,8 +1023,6 @@ class OtaClient:
 
     def _check_image(self, data: bytes) -> str | None:
         """Why the downloaded file must be refused, or None when it may be installed."""
-        from emulator.ota.image import parse_header
-
         d = self._download
         assert d is not None
         try:
