@@ -123,6 +123,18 @@ def test_inheritance_merges_tables_key_by_key(scratch):
     assert child.extends == ("base",)
 
 
+def test_every_client_policy_knob_maps_from_the_ota_table(scratch):
+    def toml(value):
+        return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+    knobs = {
+        f.name: f.default for f in dataclasses.fields(ClientPolicy) if f.name != "hardware_version"
+    }
+    lines = [f"{name} = {toml(value)}" for name, value in knobs.items()]
+    directory = scratch("all", 'extends = "base"\n[ota]\n' + "\n".join(lines) + "\n")
+    assert load_profile("all", directory).ota == ClientPolicy(hardware_version=3)
+
+
 def test_two_level_inheritance_chain(scratch):
     scratch("mid", 'extends = "base"\ndescription = "mid"\n')
     directory = scratch("leaf", 'extends = "mid"\n[zigbee]\nimage_type = 7\n')

@@ -342,6 +342,16 @@ def test_cancellation_must_authenticate_too(headend):
     assert handler.state.pending is not None
 
 
+def test_a_new_future_dated_command_replaces_the_pending_one(headend):
+    handler = device("critical", ["supplier-a"])
+    first, second = NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=3)
+    handler.handle(activate(headend, image_hash=bytes(32), execution_time=first), NOW)
+    handler.handle(activate(headend, execution_time=second), NOW)
+    assert handler.next_due() == second
+    assert handler.tick(first) is None
+    assert handler.tick(second).activated_version == NEW
+
+
 def test_past_execution_time_runs_now(headend):
     handler = device("critical", ["supplier-a"])
     outcome = handler.handle(activate(headend, execution_time=NOW - dt.timedelta(days=1)), NOW)
