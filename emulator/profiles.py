@@ -355,8 +355,8 @@ def _client_policy(
             kinds = (int, float)
         elif isinstance(default, str):
             kinds = (str,)
-        else:
-            kinds = (int, float, str, bool)
+        else:  # None default: only zigbee-filled fields, refused above
+            kinds = (int,)
         values[key] = check.value(dotted, value, _Key(kinds))
         if isinstance(default, float):
             values[key] = float(value)

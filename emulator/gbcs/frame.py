@@ -115,10 +115,6 @@ class Frame:
             raise GbcsFormatError("signature must be 64 octets", field="signature")
         return self.header_bytes() + self.payload + trailer
 
-    def mac_input(self) -> bytes:
-        """What the MAC authenticates after its fixed prefix: the general-signing APDU."""
-        return self.general_signing()
-
     def payload_offset(self) -> int:
         """Offset of the payload in `encode()`'s bytes (for error offsets)."""
         before = len(self.header_bytes())

@@ -72,7 +72,7 @@ def derive_mac_key(
 def compute_mac(frame: Frame, mac_key: bytes) -> bytes:
     """The 12-octet GMAC of `frame` (its MAC field, if any, is ignored)."""
     iv = frame.header.originator + bytes(4)
-    aad = MAC_AAD_PREFIX + frame.mac_input()
+    aad = MAC_AAD_PREFIX + frame.general_signing()
     return AESGCM(mac_key).encrypt(iv, b"", aad)[:MAC_LENGTH]
 
 
