@@ -203,13 +203,19 @@ def inspect(files: tuple[str, ...], as_json: bool, fmt: str, strict: bool) -> No
         sys.exit(EXIT_BAD_INPUT)
 
 
+_DECIMAL_FIELDS = {"header_length", "image_size", "security_credential_version"}
+
+
+def _hex(value: object) -> str:
+    return f"{value:#06x}" if isinstance(value, int) else str(value)
+
+
 def _print_summary(console: Console, summary: dict) -> None:
     table = Table(title=f"{summary['path']} ({summary['format']})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in summary["header"].items():
-        shown = f"{value:#x}" if isinstance(value, int) and key != "header_length" else str(value)
-        table.add_row(key, shown)
+        table.add_row(key, str(value) if key in _DECIMAL_FIELDS else _hex(value))
     for element in summary["subelements"]:
         name = TAG_NAMES.get(element["tag"], "manufacturer specific")
         table.add_row(

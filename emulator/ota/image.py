@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -89,8 +90,10 @@ HEADER = c.Struct(
     / c.If(c.this.field_control & FieldControl.HARDWARE_VERSIONS, c.Int16ul),
 )
 SUBELEMENT_HEAD = c.Struct("tag" / c.Int16ul, "length" / c.Int32ul)
-# The walk reads one head per element: construct's compiled form of the same declaration.
-_SUBELEMENT_HEAD_COMPILED = SUBELEMENT_HEAD.compile()
+# The walk reads one head per element, possibly hundreds of thousands in a body that is not a
+# tag walk, so it reads them with the struct equivalent of SUBELEMENT_HEAD (checked below).
+_SUBELEMENT_HEAD_FAST = struct.Struct("<HI")
+assert _SUBELEMENT_HEAD_FAST.size == SUBELEMENT_HEAD.sizeof()
 SUBELEMENT = c.Struct("tag" / c.Int16ul, "data" / c.Prefixed(c.Int32ul, c.GreedyBytes))
 TELINK_AES_HEAD = c.Struct("tag" / c.Int16ul, "length" / c.Int32ul, "tag_info" / c.Int16ul)
 IKEA_CONTAINER = c.Struct(
@@ -285,46 +288,46 @@ def _field_offset(name: str, field_control: int) -> int:
 
 
 def _walk_subelements(data: bytes, start: int, end: int, *, telink: bool) -> tuple[SubElement, ...]:
-    """Tag-length-value elements in data[start:end]; the walk must end exactly at `end`."""
-    view = memoryview(data)
-    elements, offset = [], start
+    """Tag-length-value elements in data[start:end]; the walk must end exactly at `end`.
+
+    The walk first finds every element's place (plain integers), and only then copies values out,
+    so a body that is not a tag walk (a GB image, say) costs no allocations before it fails.
+    """
+    # (tag, element offset, value start, value end, tag_info) of every element, in order.
+    places: list[tuple[int, int, int, int, int | None]] = []
+    offset = start
     while offset < end:
-        head_len = SUBELEMENT_HEADER_LENGTH
-        if end - offset < head_len:
+        if end - offset < SUBELEMENT_HEADER_LENGTH:
             raise ImageFormatError(
                 f"{end - offset} stray bytes where a sub-element header (6 bytes) should start",
                 field="subelement.tag",
                 offset=offset,
             )
-        head = _SUBELEMENT_HEAD_COMPILED.parse(view[offset : offset + head_len])
+        tag, length = _SUBELEMENT_HEAD_FAST.unpack_from(data, offset)
+        value_start = offset + SUBELEMENT_HEADER_LENGTH
         tag_info = None
-        if telink and head.tag == TAG_TELINK_AES:
-            if end - offset < head_len + 2:
+        if telink and tag == TAG_TELINK_AES:
+            if end - value_start < 2:
                 raise ImageFormatError(
                     "Telink AES element ends before its tag_info",
                     field="subelement.tag_info",
-                    offset=offset + head_len,
+                    offset=value_start,
                 )
-            tag_info = int.from_bytes(view[offset + head_len : offset + head_len + 2], "little")
-            head_len += 2
-        value_start = offset + head_len
-        if head.length > end - value_start:
+            tag_info = int.from_bytes(data[value_start : value_start + 2], "little")
+            value_start += 2
+        if length > end - value_start:
             raise ImageFormatError(
-                f"sub-element tag {head.tag:#06x} claims {head.length} bytes but only "
+                f"sub-element tag {tag:#06x} claims {length} bytes but only "
                 f"{end - value_start} remain before TotalImageSize",
                 field="subelement.length",
                 offset=offset + 2,
             )
-        elements.append(
-            SubElement(
-                tag=head.tag,
-                offset=offset,
-                data=bytes(view[value_start : value_start + head.length]),
-                tag_info=tag_info,
-            )
-        )
-        offset = value_start + head.length
-    return tuple(elements)
+        places.append((tag, offset, value_start, value_start + length, tag_info))
+        offset = value_start + length
+    return tuple(
+        SubElement(tag=tag, offset=at, data=data[value_start:value_end], tag_info=tag_info)
+        for tag, at, value_start, value_end, tag_info in places
+    )
 
 
 def _gb_body(data: bytes, header: OtaHeader, *, require_signature: bool) -> GbBody | None:
