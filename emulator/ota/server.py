@@ -319,11 +319,18 @@ class OtaServer:
             return self._wait(frame, src, now, math.ceil(period - (now - session.last_block_at)))
         return None
 
-    def _block(self, frame: frames.Frame, src: int, now: float, offset: int, delay: float = 0.0):
-        cmd = frame.command
-        image = self._lookup(frame)
-        assert image is not None
-        size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
+    def _block_size(self, frame: frames.Frame) -> int:
+        return min(int(frame.command.maximum_data_size), self.policy.block_size_cap)
+
+    def _block(
+        self,
+        frame: frames.Frame,
+        src: int,
+        image: StoredImage,
+        offset: int,
+        size: int,
+        delay: float = 0.0,
+    ) -> Send:
         chunk = bytes(memoryview(image.data)[offset : offset + size])
         self.blocks_served += 1
         self.bytes_served += len(chunk)
@@ -364,11 +371,11 @@ class OtaServer:
         limited = self._rate_limit(frame, src, now, session, image)
         if limited is not None:
             return limited
+        size = self._block_size(frame)
         if fault == "wrong-offset":
-            size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
             offset = min(offset + size, image.size - 1)
         session.last_block_at = now
-        return [self._block(frame, src, now, offset)]
+        return [self._block(frame, src, image, offset, size)]
 
     def _on_image_page(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
         if not self.policy.support_page_requests:
@@ -389,13 +396,14 @@ class OtaServer:
         limited = self._rate_limit(frame, src, now, session, image)
         if limited is not None:
             return limited
-        size = min(int(cmd.maximum_data_size), self.policy.block_size_cap)
+        size = self._block_size(frame)
         end = min(image.size, offset + int(cmd.page_size))
         spacing = int(cmd.response_spacing) / 1000
         out: list[Send] = []
         while offset < end:
-            out.append(self._block(frame, src, now, offset, delay=len(out) * spacing))
-            offset += min(size, end - offset)
+            n = min(size, end - offset)
+            out.append(self._block(frame, src, image, offset, n, delay=len(out) * spacing))
+            offset += n
         session.last_block_at = now + max(0, len(out) - 1) * spacing
         return out
 
