@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from emulator.cli import cli
+from emulator.testing.strategies import mutated, ota_files
 from emulator.testpki import write_key_pair
 
 HANEMU = [sys.executable, "-m", "emulator.cli"]
@@ -292,3 +297,22 @@ def test_bad_input_gets_one_line_and_no_traceback(tmp_path, args):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip(), "the user is told what went wrong"
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=mutated(ota_files(max_payload=64) | st.just(TV2.read_bytes())))
+def test_cli_on_mutated_files_exits_cleanly(fuzz_dir, data):
+    path = fuzz_dir / "mutated.ota"
+    path.write_bytes(data)
+    runner = CliRunner()
+    for args in (["image", "inspect", "--json", str(path)], ["image", "verify", str(path)]):
+        result = runner.invoke(cli, args)
+        # Only a deliberate exit: 0 valid, 1 a check failed, 2 unparseable. Never a traceback.
+        assert isinstance(result.exception, SystemExit | None), result.exception
+        assert result.exit_code in (0, 1, 2)
+        assert "Traceback" not in result.output
