@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Block exchanges per CPU-second through real ZCL bytes.
+
+One block exchange = the client builds an Image Block Request, the server parses it and builds
+the Image Block Response, the client parses that and stores the block: four codec operations plus
+both state machines. Measured three ways:
+
+  machines    OtaClient <-> OtaServer called directly (no clock, no link)
+  simulation  the full virtual-time simulation (clock, link, flash) of one download
+  codec       the four codec operations alone
+
+Usage: scripts/bench.py [--size BYTES] [--seconds S] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from emulator.device.simulation import Simulation
+from emulator.ota import client as oc
+from emulator.ota import frames
+from emulator.ota.client import ClientIdentity, OtaClient
+from emulator.ota.frames import Send, Status
+from emulator.ota.image import build_image
+from emulator.ota.policy import ClientPolicy, ServerPolicy
+from emulator.ota.server import ImageStore, OtaServer
+
+MFG, TYPE = 0x1234, 0x0101
+IDENTITY = ClientIdentity(MFG, TYPE)
+
+
+def make(size: int) -> tuple[bytes, bytes]:
+    payload = random.Random(size).randbytes(size)
+    new = build_image(payload, manufacturer_id=MFG, image_type=TYPE, file_version=2)
+    old = build_image(b"old", manufacturer_id=MFG, image_type=TYPE, file_version=1)
+    return old, new
+
+
+def machines(image: bytes) -> tuple[int, float]:
+    """One download, client and server handing bytes to each other directly."""
+    store = ImageStore()
+    store.add(image)
+    server = OtaServer(store, ServerPolicy(block_size_cap=50))
+    client = OtaClient(IDENTITY, ClientPolicy(verification="none"), rng=random.Random(1))
+    now = 0.0
+    pending: list = [oc.PowerRestored(1), oc.Start()]
+    exchanges = 0
+    start = time.process_time()
+    while pending:
+        event = pending.pop(0)
+        for action in client.handle(event, now):
+            kind = type(action)
+            if kind is Send:
+                for reply in server.handle(action.data, 0x4F2A, now):
+                    pending.append(oc.FrameReceived(reply.data, 0x0000))
+            elif kind is oc.ArmTimer and not pending:
+                now += action.delay
+                pending.append(oc.TimerFired(action.token))
+            elif kind is oc.DiscoverServer:
+                pending.append(oc.ServerFound(0x0000))
+            elif kind is oc.ResolveServerEui:
+                pending.append(oc.ServerEuiResolved(1))
+            elif kind is oc.WriteSlot:
+                exchanges += 1
+            elif kind is oc.Activate:
+                pending.clear()
+                break
+    return exchanges, time.process_time() - start
+
+
+def simulation(old: bytes, image: bytes) -> tuple[int, float]:
+    start = time.process_time()
+    result = Simulation(
+        running_image=old,
+        images=[image],
+        identity=IDENTITY,
+        client_policy=ClientPolicy(verification="none"),
+        seed=1,
+    ).run()
+    assert result.outcome == "activated", result.reason
+    return result.blocks, time.process_time() - start
+
+
+def codec(image: bytes, seconds: float) -> tuple[int, float]:
+    n = 0
+    start = time.process_time()
+    chunk = image[:50]
+    while time.process_time() - start < seconds:
+        for _ in range(200):
+            req = frames.encode(
+                "image_block",
+                n,
+                field_control=2,
+                manufacturer_code=MFG,
+                image_type=TYPE,
+                file_version=2,
+                file_offset=n * 50,
+                maximum_data_size=63,
+                minimum_block_period=0,
+            )
+            cmd = frames.decode(req).command
+            rsp = frames.encode(
+                "image_block_response",
+                n,
+                status=Status.SUCCESS,
+                manufacturer_code=cmd.manufacturer_code,
+                image_type=cmd.image_type,
+                file_version=cmd.file_version,
+                file_offset=cmd.file_offset,
+                image_data=chunk,
+            )
+            frames.decode(rsp)
+            n += 1
+    return n, time.process_time() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256 * 1024, help="image payload bytes")
+    parser.add_argument("--seconds", type=float, default=2.0, help="codec loop CPU seconds")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    old, image = make(args.size)
+    rows = {
+        "machines": machines(image),
+        "simulation": simulation(old, image),
+        "codec": codec(image, args.seconds),
+    }
+    report = {
+        name: {"exchanges": n, "cpu_s": round(cpu, 3), "per_cpu_s": round(n / cpu)}
+        for name, (n, cpu) in rows.items()
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for name, row in report.items():
+            print(
+                f"{name:<11} {row['per_cpu_s']:>8,} block exchanges per CPU-second "
+                f"({row['exchanges']:,} in {row['cpu_s']} s)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
