@@ -1,8 +1,9 @@
-"""The sample OTA images and test supplier keys shipped under images/, made reproducibly.
+"""The sample OTA images and the test PKI shipped under images/, made reproducibly.
 
-`scripts/make-images` calls `write_samples`; the tests call it too and compare with the committed
-files, so the samples can always be rebuilt byte for byte. Keys come from emulator.testpki (a
-throw-away test PKI, never real vendor keys).
+`scripts/make-images` calls `write_samples` and `scripts/make-keys` calls `write_test_pki`; the
+tests call both and compare with the committed files, so everything under images/ can always be
+rebuilt byte for byte. Keys come from emulator.testpki (a throw-away test PKI, never real vendor
+or supplier keys).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.ota.image import build_gb_image, build_image
-from emulator.testpki import derive_key, write_key_pair
+from emulator.profiles import load_all
+from emulator.testpki import DEFAULT_SEED, derive_key, write_key_pair
 
 SEED = 2026
 SAMPLE_MANUFACTURER_ID = 0x1234
@@ -78,10 +80,28 @@ def samples() -> list[Sample]:
     ]
 
 
+def test_pki_names() -> list[str]:
+    """Supplier A and B, a rogue key, the DCC Access Control Broker, and for every profile on
+    the DCC route a device key-agreement (`-ka`) and digital-signing (`-ds`) key."""
+    names = ["supplier-a", "supplier-b", "rogue", "acb"]
+    for profile in load_all():
+        if "dcc" in profile.routes:
+            names += [f"{profile.name}-ka", f"{profile.name}-ds"]
+    return names
+
+
+def write_test_pki(directory: Path, seed: int = DEFAULT_SEED) -> list[Path]:
+    """Write every test key pair (`<name>.key.pem`, `<name>.cert.pem`) under `directory`."""
+    written: list[Path] = []
+    for name in test_pki_names():
+        written.extend(write_key_pair(directory, name, seed))
+    return written
+
+
 def write_samples(directory: Path) -> list[Path]:
-    """Write the sample images and the supplier's test key pair under `directory`."""
+    """Write the sample images under `directory` (their signing key is in `pki/`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = list(write_key_pair(directory / "pki", SUPPLIER))
+    written = []
     for sample in samples():
         path = directory / sample.name
         path.write_bytes(sample.data)

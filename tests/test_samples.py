@@ -6,17 +6,22 @@ import pytest
 
 from emulator.ota.image import parse_image
 from emulator.ota.verify import Status, verify_file
-from emulator.samples import samples, write_samples
+from emulator.samples import samples, write_samples, write_test_pki
 from emulator.testpki import load_public_key
 
 IMAGES = Path(__file__).parent.parent / "images"
 
 
-def test_samples_are_reproducible(tmp_path):
-    written = write_samples(tmp_path)
+def test_samples_and_pki_are_reproducible(tmp_path):
+    written = write_samples(tmp_path) + write_test_pki(tmp_path / "pki")
+    assert {p.relative_to(tmp_path) for p in written} == {
+        p.relative_to(IMAGES) for p in IMAGES.rglob("*") if p.is_file()
+    }
     for path in written:
         committed = IMAGES / path.relative_to(tmp_path)
-        assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale: run make-images"
+        assert committed.read_bytes() == path.read_bytes(), (
+            f"{committed} is stale: run scripts/make-images and scripts/make-keys"
+        )
 
 
 @pytest.mark.parametrize("sample", samples(), ids=lambda s: s.name)
