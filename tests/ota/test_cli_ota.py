@@ -33,13 +33,21 @@ def image_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def big_image_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ota") / "big.ota"
+    path.write_bytes(make_image(bytes(range(256)) * 1024, version=0x20))  # 256 KiB
+    return path
+
+
 def simulate(*args) -> dict:
     result = CliRunner().invoke(cli, ["ota", "simulate", *map(str, args), "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_simulate_honours_wait_for_data_and_minimum_block_period(image_file):
+def test_simulate_honours_wait_for_data_and_minimum_block_period(big_image_file):
+    image_file = big_image_file
     out = simulate(
         "--image", image_file, "--wait-for-data", 30, "--min-block-period", 100, "--seed", 1
     )
