@@ -268,10 +268,30 @@ class ClientIdentity:
 Verifier = Callable[[bytes], "tuple[bool, str | None]"]
 
 
-def default_verifier(data: bytes) -> tuple[bool, str | None]:
-    """Check the finished file with the project's verifier (integrity code, signatures)."""
-    report = check_file(data)
-    return report.ok, report.reason
+def verifier_for(
+    *,
+    format: str = "auto",
+    supplier_public_key: Any = None,
+    expected_hash: bytes | None = None,
+) -> Verifier:
+    """A verification hook over the project's file checks: Image Integrity Code, SE signature
+    structure, and for GB images the supplier signature and Manufacturer Image hash (with the
+    key material a device holds)."""
+
+    def verify(data: bytes) -> tuple[bool, str | None]:
+        report = check_file(
+            data,
+            format=format,
+            supplier_public_key=supplier_public_key,
+            expected_hash=expected_hash,
+        )
+        return report.ok, report.reason
+
+    return verify
+
+
+default_verifier = verifier_for()
+"""What `verification = "auto"` checks when no other hook is given."""
 
 
 # ---------------------------------------------------------------------------------------------

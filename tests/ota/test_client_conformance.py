@@ -639,3 +639,29 @@ def test_simulation_replays_exactly_by_seed():
     c = _sim(seed=12, link=LinkPolicy(drop=0.1, duplicate=0.05, reorder=0.1)).run()
     assert a.events == b.events and a.virtual_seconds == b.virtual_seconds
     assert a.virtual_seconds != c.virtual_seconds
+
+
+def test_gb_verification_hook_checks_the_supplier_signature():
+    from emulator.ota.client import verifier_for
+    from emulator.ota.image import build_gb_image
+    from emulator.testpki import derive_key
+
+    supplier, rogue = derive_key("supplier-a"), derive_key("rogue")
+    gb = build_gb_image(
+        bytes(range(256)) * 3,
+        manufacturer_id=MFG,
+        image_type=TYPE,
+        file_version=2,
+        min_hw=0,
+        max_hw=0xFFFF,
+        supplier_key=supplier,
+    )
+    good = _sim(
+        images=[gb], verifier=verifier_for(supplier_public_key=supplier.public_key()), seed=13
+    ).run()
+    assert good.outcome == "activated" and good.running_image == gb
+    bad = _sim(
+        images=[gb], verifier=verifier_for(supplier_public_key=rogue.public_key()), seed=13
+    ).run()
+    assert bad.outcome == "rejected" and bad.reason.startswith("INVALID_IMAGE: ")
+    assert "signature" in bad.reason and bad.running_image == running_image(1)
