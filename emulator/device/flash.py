@@ -82,7 +82,10 @@ class MemoryFlash:
     def __init__(self, running: bytes) -> None:
         self.running = bytes(running)
         self.slot = bytearray()
-        self._record_bytes = b""
+        # The committed record. In memory a commit is one assignment, so the object itself is
+        # kept and its bytes are made on demand; `_raw` holds bytes put there by other means.
+        self._record: DownloadRecord | None = None
+        self._raw: bytes | None = None
         self.writes = 0
         self.commits = 0
         self.activations = 0
@@ -97,7 +100,7 @@ class MemoryFlash:
         self.writes += 1
 
     def commit_record(self, record: DownloadRecord | None) -> None:
-        self._record_bytes = b"" if record is None else encode_record(record)
+        self._record, self._raw = record, None
         self.commits += 1
 
     def activate(self) -> int:
@@ -106,7 +109,7 @@ class MemoryFlash:
         if record is None or not record.complete:
             raise ValueError("no complete image in the download slot")
         self.running = bytes(self.slot[: record.image_size])
-        self._record_bytes = b""
+        self._record, self._raw = None, None
         self.slot = bytearray()
         self.activations += 1
         return self.running_version
@@ -115,15 +118,18 @@ class MemoryFlash:
 
     @property
     def record(self) -> DownloadRecord | None:
-        return decode_record(self._record_bytes)
+        """The committed record, or None when there is none or it fails its checks."""
+        return self._record if self._raw is None else decode_record(self._raw)
 
     @property
     def record_bytes(self) -> bytes:
-        return self._record_bytes
+        if self._raw is not None:
+            return self._raw
+        return b"" if self._record is None else encode_record(self._record)
 
     def corrupt_record(self, data: bytes) -> None:
         """Put arbitrary bytes where the record lives (to test torn or foreign records)."""
-        self._record_bytes = bytes(data)
+        self._record, self._raw = None, bytes(data)
 
     @property
     def running_version(self) -> int:
@@ -149,7 +155,7 @@ class FileFlash(MemoryFlash):
         slot_path = self.dir / "slot.bin"
         self.slot = bytearray(slot_path.read_bytes()) if slot_path.exists() else bytearray()
         rec_path = self.dir / "slot.rec"
-        self._record_bytes = rec_path.read_bytes() if rec_path.exists() else b""
+        self._raw = rec_path.read_bytes() if rec_path.exists() else b""
 
     def write_slot(self, offset: int, data: bytes) -> None:
         super().write_slot(offset, data)
@@ -163,7 +169,7 @@ class FileFlash(MemoryFlash):
 
     def commit_record(self, record: DownloadRecord | None) -> None:
         super().commit_record(record)
-        _atomic_write(self.dir / "slot.rec", self._record_bytes)
+        _atomic_write(self.dir / "slot.rec", self.record_bytes)
 
     def activate(self) -> int:
         version = super().activate()
