@@ -40,7 +40,23 @@ class KeyMaterialError(HanemuError):
 
 
 class FrameError(FormatError):
-    """A ZCL frame that cannot be decoded: too short, unknown command, bad field."""
+    """A ZCL frame that cannot be decoded: too short, unknown command, bad field.
+
+    `header` is the frame's ZCL header when that much parsed, and `status` the ZCL status a
+    receiver answers with in its Default Response (e.g. MALFORMED_COMMAND)."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        field: str | None = None,
+        offset: int | None = None,
+        header: object = None,
+        status: int | None = None,
+    ):
+        super().__init__(what, field=field, offset=offset)
+        self.header = header
+        self.status = status
 
 
 class PolicyError(HanemuError):

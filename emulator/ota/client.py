@@ -498,14 +498,12 @@ class OtaClient:
         self._stale_seen = False
         self._page_mode = False
         self._errors = 0
-        self._now = 0.0
         self._actions: list[Action] = []
 
     # -- the one entry point ---------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Action]:
         """Feed one event at time `now`; returns what the driver must do, in order."""
-        self._now = now
         self._actions = actions = []
         payload: Any = event
         if isinstance(event, FrameReceived):
@@ -596,14 +594,14 @@ class OtaClient:
         try:
             frame = frames.decode(event.data)
         except FrameError as exc:
-            header = getattr(exc, "header", None)
+            header = exc.header
             if (
                 header is not None
                 and not event.broadcast
                 and not header.is_default_response
                 and header.direction == frames.S2C
             ):
-                self._default_response_raw(event.src, header, exc.status)  # type: ignore[attr-defined]
+                self._default_response_raw(event.src, header, exc.status)
             return None
         if frame.direction != frames.S2C:
             return None  # a client->server command is not for a client

@@ -312,10 +312,7 @@ def _frame_error(
     header: Header | None = None,
     status: foundation.Status = Status.MALFORMED_COMMAND,
 ) -> FrameError:
-    err = FrameError(what, field=field, offset=offset)
-    err.header = header  # type: ignore[attr-defined]
-    err.status = status  # type: ignore[attr-defined]
-    return err
+    return FrameError(what, field=field, offset=offset, header=header, status=status)
 
 
 def eui64(value: int) -> t.EUI64:

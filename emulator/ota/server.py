@@ -164,12 +164,12 @@ class OtaServer:
         try:
             frame = frames.decode(data)
         except FrameError as exc:
-            header = getattr(exc, "header", None)
+            header = exc.header
             if header is None or broadcast or header.direction != frames.C2S:
                 return []
             if header.is_default_response:
                 return []
-            return [self._default_response(src, header, exc.status)]  # type: ignore[attr-defined]
+            return [self._default_response(src, header, exc.status)]
         if frame.direction != frames.C2S:
             return []
         handler = _HANDLERS.get(frame.name)
