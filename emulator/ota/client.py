@@ -43,7 +43,10 @@ _NOTIFY_LENGTHS = {0: 2, 1: 4, 2: 6, 3: 10}
 
 
 class State(enum.Enum):
-    """EmberZNet's `ota-client` states (spec §2.2), in its order, plus OFF (no power)."""
+    """EmberZNet's `ota-client` states (spec §2.2), in its order, plus OFF (no power).
+
+    EmberZNet's enum also has OBTAIN_LINK_KEY, which its code never records; the partner link
+    key is the network layer's business, done between ServerFound and ServerEuiResolved."""
 
     OFF = "off"
     NONE = "none"

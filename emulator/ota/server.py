@@ -175,7 +175,10 @@ class OtaServer:
         handler = _HANDLERS.get(frame.name)
         if handler is None:
             return []
-        return getattr(self, handler)(frame, src, now)
+        out = getattr(self, handler)(frame, src, now)
+        if broadcast:  # ZCL: no Default Response to a broadcast
+            out = [s for s in out if not frames.decode_header(s.data)[0].is_default_response]
+        return out
 
     def notify(
         self,

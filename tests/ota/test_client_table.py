@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ota_harness import IDENTITY, SERVER, make_image
 
 from emulator.ota import client as oc
@@ -14,6 +16,53 @@ from emulator.ota.client import IGNORED, TRANSITIONS, OtaClient, State, Trigger
 from emulator.ota.frames import Send, Status
 
 ALL_PAIRS = [(s, t) for s in State for t in Trigger]
+SAMPLES = [
+    frames.encode(
+        "image_block_response",
+        1,
+        status=Status.SUCCESS,
+        manufacturer_code=0x1234,
+        image_type=0x0101,
+        file_version=2,
+        file_offset=0,
+        image_data=b"abcdef",
+    ),
+    frames.encode(
+        "image_block_response",
+        1,
+        status=Status.WAIT_FOR_DATA,
+        current_time=1,
+        request_time=2,
+        minimum_block_period=3,
+    ),
+    frames.encode(
+        "query_next_image_response",
+        1,
+        status=Status.SUCCESS,
+        manufacturer_code=0x1234,
+        image_type=0x0101,
+        file_version=2,
+        image_size=500,
+    ),
+    frames.encode(
+        "upgrade_end_response",
+        1,
+        manufacturer_code=0x1234,
+        image_type=0x0101,
+        file_version=2,
+        current_time=0,
+        upgrade_time=0,
+    ),
+    frames.encode(
+        "image_notify",
+        1,
+        payload_type=3,
+        query_jitter=50,
+        manufacturer_code=0x1234,
+        image_type=0x0101,
+        new_file_version=2,
+    ),
+]
 
 
 def test_every_state_trigger_pair_is_a_transition_or_a_documented_ignore():
@@ -116,3 +165,22 @@ def test_table_rows_end_in_one_of_their_target_states(state, trigger):
     c = _client_in(state)
     c.handle(_event_for(trigger, c), 1.0)  # raises TransitionError if a handler strays
     assert c.state in TRANSITIONS[(state, trigger)].targets
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    state=st.sampled_from([s for s in State if s is not State.OFF]),
+    data=st.binary(max_size=30)
+    | st.sampled_from(SAMPLES).flatmap(
+        lambda b: st.tuples(st.integers(0, len(b) - 1), st.integers(0, 255)).map(
+            lambda m: b[: m[0]] + bytes([m[1]]) + b[m[0] + 1 :]
+        )
+    ),
+    broadcast=st.booleans(),
+)
+def test_any_bytes_in_any_state_are_handled_without_surprises(state, data, broadcast):
+    c = _client_in(state)
+    actions = c.handle(oc.FrameReceived(data, SERVER, broadcast), 1.0)
+    for action in actions:
+        if isinstance(action, Send):
+            assert not broadcast or frames.decode(action.data).name != frames.DEFAULT_RESPONSE

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ota_harness import MFG, TYPE, make_image
 
 from emulator.errors import PolicyError
@@ -232,6 +234,9 @@ def test_malformed_requests_get_a_default_response_and_broadcasts_nothing():
     dr = _one(server, short)
     assert (dr.command.command_id, dr.command.status) == (1, Status.MALFORMED_COMMAND)
     assert server.handle(short, CLIENT, 0.0, broadcast=True) == []
+    unknown = _block(0, version=9)
+    assert _one(server, unknown).name == frames.DEFAULT_RESPONSE
+    assert server.handle(unknown, CLIENT, 0.0, broadcast=True) == []
     assert server.handle(b"\x01", CLIENT, 0.0) == []
 
 
@@ -240,3 +245,13 @@ def test_bad_server_policy_is_a_policy_error():
         ServerPolicy(block_size_cap=0)
     with pytest.raises(PolicyError, match="upgrade_time"):
         ServerPolicy(upgrade_time="later")
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=30), broadcast=st.booleans())
+def test_any_bytes_get_an_answer_or_nothing_never_an_exception(data, broadcast):
+    server = OtaServer(_store(V2), ServerPolicy(min_block_period=10, wait_for_data_s=1))
+    for reply in server.handle(data, CLIENT, 1.0, broadcast=broadcast):
+        frame = frames.decode(reply.data)
+        assert frame.direction == frames.S2C and reply.dst == CLIENT
+        assert not (broadcast and frame.name == frames.DEFAULT_RESPONSE)
