@@ -220,8 +220,6 @@ class Simulation:
                 )
             elif kind is oc.Outcome:
                 self._finish(action.kind, action.reason)
-            if self.running_changed_early is False and self.flash.running != self._original_running:
-                self.running_changed_early = True
 
     def _flash_op(self) -> bool:
         """Count a flash operation; cut power if a cut is due now. True if power was cut."""
@@ -273,28 +271,33 @@ class Simulation:
     def _cut_power(self, cut: PowerCut) -> None:
         if not self._powered or self.outcome is not None:
             return
+        self._check_running_untouched()
         self.power_losses += 1
         record = self.flash.record
         self.committed_at_cut.append(record.file_offset if record is not None else 0)
         self._event("power-lost", record_offset=self.committed_at_cut[-1])
+        self._power_down()
+        self.clock.call_later(cut.off_for_s, self._boot)
+
+    def _power_down(self) -> None:
         self._feed(oc.PowerLost())
         self._powered = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.clock.call_later(cut.off_for_s, self._boot)
+
+    def _check_running_untouched(self) -> None:
+        """Rule 7: the running image changes only by activation."""
+        if self.flash.running != self._original_running:
+            self.running_changed_early = True
 
     def _activate(self, action: oc.Activate) -> None:
+        self._check_running_untouched()
         version = self.flash.activate()
         self._original_running = self.flash.running
         self._event("activated", file_version=version)
         self._finish("activated", None)
-        # The device reboots into the new image.
-        self._feed(oc.PowerLost())
-        self._powered = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._power_down()  # the device reboots into the new image
 
     def _finish(self, outcome: str, reason: str | None) -> None:
         if self.outcome is None:
@@ -323,6 +326,7 @@ class Simulation:
                 self._finish("failed", "no outcome within the simulated time")
         # Let frames already in the air land (the server logs them); the client is done.
         clock.run_until(clock.now + SETTLE_S)
+        self._check_running_untouched()
         return SimulationResult(
             outcome=self.outcome or "failed",
             reason=self.reason,
