@@ -118,6 +118,15 @@ class _Session:
     misbehaved: int = 0
 
 
+@dataclass(slots=True)
+class _Transfer:
+    image: StoredImage
+    offset: int
+    size: int
+    session: _Session
+    fault: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class UpgradeEndRecord:
     """An Upgrade End Request the server received."""
@@ -357,12 +366,13 @@ class OtaServer:
             cmd.manufacturer_code, cmd.image_type, cmd.file_version, ieee
         )
 
-    def _on_image_block(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
-        cmd = frame.command
+    def _start_transfer(self, frame: frames.Frame, src: int, now: float) -> list[Send] | _Transfer:
+        """What block and page requests share: find the image, check the offset, inject the
+        misbehaviour, rate-limit. Returns the answer when it ends there."""
         image = self._lookup(frame)
         if image is None:
             return [self._default_response(src, frame.header, Status.NO_IMAGE_AVAILABLE)]
-        offset = int(cmd.file_offset)
+        offset = int(frame.command.file_offset)
         if offset >= image.size:
             return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
         session = self._session(src)
@@ -374,32 +384,25 @@ class OtaServer:
         limited = self._rate_limit(frame, src, now, session, image)
         if limited is not None:
             return limited
-        size = self._block_size(frame)
-        if fault == "wrong-offset":
-            offset = min(offset + size, image.size - 1)
-        session.last_block_at = now
-        return [self._block(frame, src, image, offset, size)]
+        return _Transfer(image, offset, self._block_size(frame), session, fault)
+
+    def _on_image_block(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
+        t = self._start_transfer(frame, src, now)
+        if isinstance(t, list):
+            return t
+        offset = t.offset
+        if t.fault == "wrong-offset":
+            offset = min(offset + t.size, t.image.size - 1)
+        t.session.last_block_at = now
+        return [self._block(frame, src, t.image, offset, t.size)]
 
     def _on_image_page(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
         if not self.policy.support_page_requests:
             return [self._default_response(src, frame.header, Status.UNSUP_CLUSTER_COMMAND)]
-        cmd = frame.command
-        image = self._lookup(frame)
-        if image is None:
-            return [self._default_response(src, frame.header, Status.NO_IMAGE_AVAILABLE)]
-        offset = int(cmd.file_offset)
-        if offset >= image.size:
-            return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
-        session = self._session(src)
-        fault = self._misbehaviour(session, offset)
-        if fault == "stall":
-            return []
-        if fault == "abort":
-            return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
-        limited = self._rate_limit(frame, src, now, session, image)
-        if limited is not None:
-            return limited
-        size = self._block_size(frame)
+        t = self._start_transfer(frame, src, now)
+        if isinstance(t, list):
+            return t
+        cmd, image, offset, size, session = frame.command, t.image, t.offset, t.size, t.session
         end = min(image.size, offset + int(cmd.page_size))
         spacing = int(cmd.response_spacing) / 1000
         out: list[Send] = []
