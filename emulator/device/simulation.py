@@ -1,21 +1,24 @@
-"""One OTA client against one OTA server over a seeded link, in virtual time.
+"""One OTA client against one OTA server over a seeded link, in virtual or real time.
 
 This module owns the driver that carries out the sans-IO machines' actions: it schedules frame
 deliveries through two `Link`s on a `VirtualClock`, arms the client's timer, applies flash writes
 and commits to a `MemoryFlash`, cuts and restores power when told to, answers server discovery with
 the one known server, reboots the client after activation, and records what happened. It is what
 `hanemu ota simulate` runs and what the conformance and power-loss tests drive. It never decides
-protocol behaviour (that is the client's and server's) and never reads wall time.
+protocol behaviour (that is the client's and server's) and never reads wall time itself: time
+comes from the clock it is given (virtual by default, `RealClock` for `run_realtime`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.clock import TimerHandle, VirtualClock
+from emulator.clock import Clock, RealClock, TimerHandle, VirtualClock
 from emulator.device.flash import MemoryFlash
 from emulator.ota import client as oc
 from emulator.ota.client import ClientIdentity, OtaClient
@@ -99,9 +102,10 @@ class Simulation:
         max_virtual_s: float = 2 * 86400,
         progress: Callable[[int, int], None] | None = None,
         flash: MemoryFlash | None = None,
+        clock: Clock | None = None,
     ) -> None:
         rng = random.Random(seed)
-        self.clock = VirtualClock()
+        self.clock: Clock = clock if clock is not None else VirtualClock()
         self.flash = flash if flash is not None else MemoryFlash(running_image)
         self._original_running = self.flash.running
         if store is None:
@@ -136,6 +140,7 @@ class Simulation:
         self.invalid_records = 0
         self.running_changed_early = False
         self._timer: TimerHandle | None = None
+        self._on_finish: Callable[[], None] | None = None
         self._powered = False
         self._flash_ops = 0
         self._image_size = 0
@@ -168,6 +173,8 @@ class Simulation:
             event["file_offset"] = self.client.file_offset
             event["downloaded_file_version"] = self.client.downloaded_file_version
         self.events.append(event)
+        if tr.new is oc.State.UPGRADE_VIA_OUT_OF_BAND:
+            self._finish("downloaded", "waiting for out-of-band activation")
 
     # -- driving the client ---------------------------------------------------------------------
 
@@ -304,28 +311,49 @@ class Simulation:
             self.outcome = outcome
             self.reason = reason
             self.outcome_time = self.clock.now
+            if self._on_finish is not None:
+                self._on_finish()
 
     # -- running -----------------------------------------------------------------------------------
 
     def run(self) -> SimulationResult:
-        self._boot()
+        """Play to an outcome in virtual time (the clock must be a `VirtualClock`)."""
         clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise TypeError("run() needs a VirtualClock; use run_realtime() with a RealClock")
+        self._boot()
         limit = self.max_virtual_s
         while self.outcome is None:
             due = clock.next_due()
             if due is None or due > limit:
                 break
             clock.step()
-            if self.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
-                self._finish("downloaded", "waiting for out-of-band activation")
+        self._finish_without_outcome()
+        # Let frames already in the air land (the server logs them); the client is done.
+        clock.run_until(clock.now + SETTLE_S)
+        return self._result()
+
+    async def run_realtime(self) -> SimulationResult:
+        """Play to an outcome in real time on the running asyncio loop (a `RealClock`)."""
+        if not isinstance(self.clock, RealClock):
+            raise TypeError("run_realtime() needs a RealClock")
+        done = asyncio.Event()
+        self._on_finish = done.set
+        self._boot()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), self.max_virtual_s)
+        self._finish_without_outcome()
+        return self._result()
+
+    def _finish_without_outcome(self) -> None:
         if self.outcome is None:
             record = self.flash.record
             if record is not None and record.complete:
                 self._finish("downloaded", "waiting for the server to say when to upgrade")
             else:
                 self._finish("failed", "no outcome within the simulated time")
-        # Let frames already in the air land (the server logs them); the client is done.
-        clock.run_until(clock.now + SETTLE_S)
+
+    def _result(self) -> SimulationResult:
         self._check_running_untouched()
         return SimulationResult(
             outcome=self.outcome or "failed",
