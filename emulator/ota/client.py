@@ -908,7 +908,6 @@ class OtaClient:
 
     def _download_timer(self, _event: TimerFired) -> None:
         if self._awaiting:
-            self.retries += 1
             progressed = (
                 self._page_mode
                 and self._download is not None
@@ -921,9 +920,11 @@ class OtaClient:
                     self._client_abort(f"ABORT: no block response after {self._errors} requests")
                     return
                 # EmberZNet: retry after max(next event, message backoff).
+                self.retries += 1
                 self._awaiting = False
                 self._arm(max(self._block_period_s(), self.policy.block_retry_backoff_ms / 1000))
                 return
+            self.retries += 1  # asked again at once: a stale answer came, or a page went on
         self._request_block()
 
     def _client_abort(self, reason: str) -> None:
