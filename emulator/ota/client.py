@@ -974,6 +974,10 @@ class OtaClient:
         if status == Status.WAIT_FOR_DATA:
             self._wait_for_data(cmd)
             return
+        if status == Status.UNSUP_CLUSTER_COMMAND and self._page_mode:
+            self._page_mode = False  # T28, in a block response rather than a Default Response
+            self._request_block()
+            return
         # ABORT, NO_IMAGE_AVAILABLE, or anything else a server ends a transfer with.
         self._server_abort(f"{_status_name(status)}: download aborted by server")
 

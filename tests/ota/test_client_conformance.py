@@ -390,6 +390,11 @@ def test_t28_page_request_answered_unsupported_falls_back_to_block_requests():
     data = frames.encode_default_response(first.tsn, 4, Status.UNSUP_CLUSTER_COMMAND, frames.S2C)
     h.raw(data)
     assert h.last.name == "image_block" and h.last.command.file_offset == 0
+    # Some servers say it with an Image Block Response status instead.
+    h2 = ClientHarness(ClientPolicy(use_page_requests=True, page_size=256))
+    h2.to_download(IMAGE)
+    h2.server_says("image_block_response", status=Status.UNSUP_CLUSTER_COMMAND)
+    assert h2.last.name == "image_block" and h2.client.state is State.DOWNLOAD
     # And end to end against a real server without page support:
     sim = _sim(
         client_policy=ClientPolicy(use_page_requests=True),
