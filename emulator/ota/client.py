@@ -656,11 +656,12 @@ class OtaClient:
         self.file_offset = NO_VERSION
         self._commit(None)
 
-    def _to_query(self, delay: float | None = None) -> None:
+    def _to_query(self) -> None:
+        """Back to querying, after the query delay (EmberZNet)."""
         self._enter(S.QUERY_NEXT_IMAGE)
         self._awaiting = False
         self._errors = 0
-        self._arm(self.policy.query_interval_s if delay is None else delay)
+        self._arm(self.policy.query_interval_s)
 
     # -- power and start -------------------------------------------------------------------------
 
