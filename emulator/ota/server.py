@@ -70,7 +70,9 @@ class ImageStore:
         self, manufacturer_id: int, image_type: int, file_version: int, ieee: int | None
     ) -> StoredImage | None:
         """The image a block request names; a device-specific one needs the client's address."""
-        image = self.get(manufacturer_id, image_type, file_version)
+        image = self.get(manufacturer_id, image_type, file_version) or self.get(
+            frames.WILDCARD_MANUFACTURER, image_type, file_version
+        )
         if image is None and ieee is not None:
             image = self._specific.get((ieee, manufacturer_id, image_type, file_version))
         return image
@@ -88,6 +90,13 @@ class ImageStore:
             for (dest, mfg, itype, _), img in self._specific.items()
             if dest == ieee and mfg == manufacturer_id and itype == image_type
         ]
+
+
+def _served_manufacturer(frame: frames.Frame, header: OtaHeader) -> int:
+    """A wildcard-manufacturer file is served under the asking client's own code."""
+    if header.manufacturer_id == frames.WILDCARD_MANUFACTURER:
+        return int(frame.command.manufacturer_code)
+    return header.manufacturer_id
 
 
 def _version_ok(policy: str, offered: int, current: int) -> bool:
@@ -277,12 +286,13 @@ class OtaServer:
         if image is None:
             return self._reply(frame, src, name, status=Status.NO_IMAGE_AVAILABLE)
         h = image.header
+        mfg = _served_manufacturer(frame, h)
         return self._reply(
             frame,
             src,
             name,
             status=Status.SUCCESS,
-            manufacturer_code=h.manufacturer_id,
+            manufacturer_code=mfg,
             image_type=h.image_type,
             file_version=h.file_version,
             image_size=image.size,
@@ -352,7 +362,7 @@ class OtaServer:
             "image_block_response",
             delay,
             status=Status.SUCCESS,
-            manufacturer_code=image.header.manufacturer_id,
+            manufacturer_code=_served_manufacturer(frame, image.header),
             image_type=image.header.image_type,
             file_version=image.header.file_version,
             file_offset=offset,

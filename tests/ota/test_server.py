@@ -255,3 +255,12 @@ def test_any_bytes_get_an_answer_or_nothing_never_an_exception(data, broadcast):
         frame = frames.decode(reply.data)
         assert frame.direction == frames.S2C and reply.dst == CLIENT
         assert not (broadcast and frame.name == frames.DEFAULT_RESPONSE)
+
+
+def test_wildcard_manufacturer_file_is_served_under_the_clients_code():
+    anyone = make_image(bytes(300), version=4, manufacturer_id=0xFFFF)
+    server = OtaServer(_store(anyone))
+    offer = _one(server, _query(1)).command
+    assert (offer.status, offer.manufacturer_code, offer.file_version) == (Status.SUCCESS, MFG, 4)
+    block = _one(server, _block(0, version=4)).command
+    assert (block.manufacturer_code, block.image_data) == (MFG, anyone[:50])
