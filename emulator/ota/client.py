@@ -1215,7 +1215,8 @@ _EVENT_TRIGGERS: dict[type, Trigger] = {
 
 
 def _status_name(status: Any) -> str:
-    try:
-        return Status(status).name
-    except ValueError:
+    """ZCL status name, e.g. NO_IMAGE_AVAILABLE; a value with no name as hex, e.g. 0x20."""
+    name = getattr(status, "name", None)
+    if name is None or name.startswith("undefined"):
         return f"0x{int(status):02X}"
+    return name

@@ -670,3 +670,12 @@ def test_gb_verification_hook_checks_the_supplier_signature():
     ).run()
     assert bad.outcome == "rejected" and bad.reason.startswith("INVALID_IMAGE: ")
     assert "signature" in bad.reason and bad.running_image == running_image(1)
+
+
+def test_unknown_block_status_is_named_in_hex():
+    h = ClientHarness()
+    h.to_download(IMAGE)
+    good = frames.encode("image_block_response", h.last.tsn, status=Status.ABORT)
+    h.raw(good[:3] + b"\x20")
+    assert h.client.state is State.QUERY_NEXT_IMAGE
+    assert h.client.last_reason == "0x20: download aborted by server"
