@@ -53,6 +53,9 @@ def _register() -> None:
     from emulator.cli.ota import ota
 
     cli.add_command(ota)
+    from emulator.cli.home import home
+
+    cli.add_command(home)
 
 
 _register()

@@ -7,9 +7,10 @@ and alerts between the head-end and HAN devices) on one Smart Energy endpoint of
 server's `Send` actions go out through zigpy's request path, delayed as the server asks. Devices
 find the endpoint with Match_Desc on profile 0x0109.
 
-Tunnel data is carried as SE Tunneling TransferData (command 0x01 in both directions: TunnelID
-uint16, then the data octets). This module owns that glue; it never decides OTA behaviour (the
-server's) or GBCS behaviour (the head-end's and the devices'), and never reads wall time.
+Tunnel data is carried as SE Tunneling TransferData (command 0x01 from the hub, 0x02 from a
+device: TunnelID uint16, then the data octets). This module owns that glue; it never decides
+OTA behaviour (the server's) or GBCS behaviour (the head-end's and the devices'), and never
+reads wall time.
 """
 
 from __future__ import annotations
@@ -45,8 +46,16 @@ HUB_ENDPOINT = 9
 ESI_DEVICE_ID = 0x0500
 """SE device id of an Energy Service Interface (the Comms Hub's HAN role)."""
 TUNNELING_CLUSTER = 0x0704
-TRANSFER_DATA = 0x01
+TRANSFER_DATA_S2C = 0x01
+"""TransferData from the tunnelling server (the hub) to a client (a device)."""
+TRANSFER_DATA_C2S = 0x02
+"""TransferData from a client to the server (0x01 that way is CloseTunnel)."""
 GBCS_TUNNEL_ID = 0x0001
+HUB_INSTRUCTION_TUNNEL_ID = 0x0002
+"""The hub's own activation instruction to a CH-managed device (SR 11.4). The GB documents do
+not say how the instruction travels on the HAN; hanemu gives it its own tunnel."""
+HUB_INSTRUCTION_ACTIVATE = b"\x01"
+"""The one instruction on that tunnel: activate the image held."""
 
 HUB_DESCRIPTOR = {
     "endpoint": HUB_ENDPOINT,
@@ -59,18 +68,29 @@ HUB_DESCRIPTOR = {
 """For the coordinator's `additional_endpoints` configuration."""
 
 
-def transfer_data(tsn: int, data: bytes, *, direction: foundation.Direction) -> bytes:
-    """A ZCL SE Tunneling TransferData frame carrying `data` on the GBCS tunnel."""
-    header = foundation.ZCLHeader.cluster(tsn, TRANSFER_DATA, direction=direction)
+def transfer_data(
+    tsn: int,
+    data: bytes,
+    *,
+    direction: foundation.Direction,
+    tunnel_id: int = GBCS_TUNNEL_ID,
+) -> bytes:
+    """A ZCL SE Tunneling TransferData frame carrying `data` on a tunnel."""
+    command = (
+        TRANSFER_DATA_C2S
+        if direction == foundation.Direction.Client_to_Server
+        else TRANSFER_DATA_S2C
+    )
+    header = foundation.ZCLHeader.cluster(tsn, command, direction=direction)
     header.frame_control = header.frame_control.replace(disable_default_response=True)
-    return header.serialize() + struct.pack("<H", GBCS_TUNNEL_ID) + data
+    return header.serialize() + struct.pack("<H", tunnel_id) + data
 
 
-def parse_transfer_data(payload: bytes) -> bytes | None:
-    """The tunnelled data of a TransferData payload (after the ZCL header), or None."""
+def parse_transfer_data(payload: bytes) -> tuple[int, bytes] | None:
+    """(tunnel id, data) of a TransferData payload (after the ZCL header), or None."""
     if len(payload) < 2:
         return None
-    return payload[2:]
+    return struct.unpack_from("<H", payload)[0], payload[2:]
 
 
 TunnelHandler = Callable[[int, bytes], None]
@@ -79,7 +99,9 @@ TunnelHandler = Callable[[int, bytes], None]
 class CommsHub:
     """The hub's SE endpoint: hanemu's OTA server and the GBCS tunnel, on a zigpy coordinator."""
 
-    def __init__(self, app: Coordinator, server: OtaServer, clock: Clock) -> None:
+    def __init__(
+        self, app: Coordinator, server: OtaServer, clock: Clock, *, serve_ota: bool = True
+    ) -> None:
         self.app = app
         self.server = server
         self.clock = clock
@@ -87,7 +109,8 @@ class CommsHub:
         self._endpoints: dict[int, int] = {}
         self._tsn = 0
         self._tasks: set[asyncio.Task] = set()
-        app.serve(HUB_ENDPOINT, OTA_CLUSTER, self._ota)
+        if serve_ota:  # otherwise zigpy's own OTA code answers the devices
+            app.serve(HUB_ENDPOINT, OTA_CLUSTER, self._ota)
         app.serve(HUB_ENDPOINT, TUNNELING_CLUSTER, self._tunnel)
 
     def _ota(self, packet: t.ZigbeePacket) -> None:
@@ -144,15 +167,19 @@ class CommsHub:
             return
         if hdr.frame_control.frame_type != foundation.FrameType.CLUSTER_COMMAND:
             return
-        if hdr.command_id != TRANSFER_DATA:
+        if hdr.command_id != TRANSFER_DATA_C2S:
             return
-        data = parse_transfer_data(payload)
+        parsed = parse_transfer_data(payload)
         self._endpoints.setdefault(packet.src.address, packet.src_ep)
-        if data is not None and self.on_tunnel is not None:
-            self.on_tunnel(packet.src.address, data)
+        if parsed is not None and parsed[0] == GBCS_TUNNEL_ID and self.on_tunnel is not None:
+            self.on_tunnel(packet.src.address, parsed[1])
 
-    def send_tunnel(self, nwk: int, endpoint: int, data: bytes) -> None:
-        """Send GBCS bytes to a device over SE Tunneling."""
+    def send_tunnel(
+        self, nwk: int, endpoint: int, data: bytes, *, tunnel_id: int = GBCS_TUNNEL_ID
+    ) -> None:
+        """Send GBCS bytes (or the hub's instruction) to a device over SE Tunneling."""
         self._tsn = (self._tsn + 1) & 0xFF
-        frame = transfer_data(self._tsn, data, direction=foundation.Direction.Server_to_Client)
+        frame = transfer_data(
+            self._tsn, data, direction=foundation.Direction.Server_to_Client, tunnel_id=tunnel_id
+        )
         self._send_now(Send(frame, nwk), TUNNELING_CLUSTER, endpoint)

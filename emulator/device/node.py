@@ -31,6 +31,7 @@ from emulator.device.flash import MemoryFlash
 from emulator.ota import client as oc
 from emulator.ota.client import ClientIdentity, OtaClient
 from emulator.ota.frames import Send
+from emulator.ota.image import parse_header
 from emulator.ota.policy import ClientPolicy
 from emulator.profiles import OTA_CLUSTER, ZigbeeIdentity
 
@@ -243,6 +244,29 @@ class EmulatedNode:
         self.stats.power_losses += 1
         self.power_off()
         self.clock.call_later(REBOOT_S + 3.0, self.power_on)
+
+    def install(self, data: bytes, how: str) -> None:
+        """Firmware arriving by another route (Wi-Fi, a site visit): written, then activated."""
+        if not self._powered:
+            return
+        self.power_off()
+        self.flash.write_slot(0, data)
+        header = parse_header(data)
+        self.flash.commit_record(
+            oc.DownloadRecord(
+                header.manufacturer_id,
+                header.image_type,
+                header.file_version,
+                len(data),
+                len(data),
+                header.stack_version,
+            )
+        )
+        self.stats.bytes += len(data)
+        self.flash.activate()
+        self.stats.activated_at = self.clock.now
+        self.finish("activated", f"installed {how}")
+        self.clock.call_later(REBOOT_S, self.power_on)
 
     def _activate(self) -> None:
         self.flash.activate()

@@ -1,0 +1,107 @@
+"""`hanemu home ...`: run an emulated home (a Comms Hub and its HAN devices) from a home file.
+
+This module owns turning options into a run of `emulator.home` and its report into a progress
+display, a summary table and JSON; it never holds protocol logic or scheduling.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.table import Table
+
+from emulator.home import DEFAULT_HOME, HomeReport, load_home, run_home
+
+
+@click.group()
+def home() -> None:
+    """Emulated homes: a Comms Hub and HAN devices on one Zigbee network."""
+
+
+def _version(value: int) -> str:
+    return f"{value:08X}"
+
+
+def _table(report: HomeReport) -> Table:
+    table = Table(title=f"home {report.home} (seed {report.seed}, server {report.server})")
+    for column in ("device", "profile", "route", "version", "outcome", "reason", "time"):
+        table.add_column(column, no_wrap=column in ("version", "time", "outcome"))
+    for d in report.devices:
+        version = _version(d.start_file_version)
+        if d.final_file_version != d.start_file_version:
+            version += f"→{_version(d.final_file_version)}"
+        outcome = d.outcome if d.as_expected else f"{d.outcome} (expected {d.expect})"
+        time = "" if d.download_seconds is None else f"{d.download_seconds:.1f} s"
+        style = None if d.as_expected else "red"
+        table.add_row(
+            d.name, d.profile, d.route, version, outcome, d.reason or "", time, style=style
+        )
+    table.caption = f"{report.virtual_seconds:.0f} s of network time, {report.frames} frames"
+    return table
+
+
+@home.command("run")
+@click.argument(
+    "home_file", required=False, type=click.Path(dir_okay=False, path_type=Path), default=None
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed for every random choice (default: the file's)."
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON report here.",
+)
+@click.option(
+    "--pcap",
+    "pcap_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the network traffic here (IEEE 802.15.4 pcap for Wireshark).",
+)
+@click.option("--realtime", is_flag=True, help="Run in wall-clock time instead of virtual time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    home_file: Path | None,
+    seed: int | None,
+    report_path: Path | None,
+    pcap_path: Path | None,
+    realtime: bool,
+    as_json: bool,
+) -> None:
+    """Run a home file (default: profiles/homes/default.toml) to its end.
+
+    Exit status 0 when every device reached the outcome its `expect` names (and none without
+    `expect` failed), 1 otherwise, 2 for bad input."""
+    config = load_home(home_file or DEFAULT_HOME)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=console,
+        transient=True,
+        disable=as_json or not console.is_terminal,
+    ) as bars:
+        tasks = {d.name: bars.add_task(d.name, total=None) for d in config.devices}
+
+        def progress(name: str, done: int, total: int) -> None:
+            bars.update(tasks[name], completed=done, total=total or None)
+
+        report = run_home(config, seed=seed, pcap=pcap_path, realtime=realtime, progress=progress)
+    data = report.to_json()
+    if report_path is not None:
+        report_path.write_text(json.dumps(data, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        Console().print(_table(report))
+    ctx.exit(0 if report.ok else 1)

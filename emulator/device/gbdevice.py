@@ -1,0 +1,237 @@
+"""Device-side GB activation wiring: an emulated device's OTA client and its GBCS handler.
+
+`GbDevice` joins the two sans-IO machines a GB HAN device runs, according to its profile:
+
+* The OTA client's verification hook is wrapped so that every finished download also reaches the
+  `ActivationHandler` (`image_stored`), which raises the Firmware Distribution Receipt Alert
+  (0x8F72 verified, 0x8F1C refused) with the hash of the Manufacturer Image.
+* Devices whose activation class lets a GBCS command activate (`accepts_cs06` or `ch_activates`
+  in `ACTIVATION_RULES`) run their OTA client with activation policy "out-of-band": the Comms
+  Hub's "upgrade now" does not switch firmware; an accepted CS06 (or, for a CH-managed PPMID, the
+  hub's instruction, answered with CS09) does, through the client's `OutOfBandActivate`.
+* GBCS bytes travel as SE Tunneling TransferData (cluster 0x0704) on the device's endpoint; the
+  device's responses and alerts go back the same way through `send`.
+
+`activation_config` builds a device's `ActivationConfig` from its profile and the test PKI (keys
+derived from names, `emulator.testpki`). Nothing here is tied to a radio: `GbDevice` needs a node
+with `client`, `on_cluster` and `out_of_band_activate`, so `hanemu ota simulate` can reuse it. It
+never decides whether a command is genuine (the handler does) and never reads wall time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from emulator.errors import ImageFormatError
+from emulator.gbcs.activation import (
+    ACTIVATION_RULES,
+    ActivationConfig,
+    ActivationHandler,
+    ActivationState,
+    Outcome,
+    SupplierSlot,
+)
+from emulator.gbcs.headend import TEST_ENTITY_IDS
+from emulator.gbcs.messages import (
+    ALERT_FIRMWARE_VERIFICATION_FAILED,
+    ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
+    ALERT_FUTURE_DATED_FAILURE,
+    ALERT_FUTURE_DATED_SUCCESS,
+    ALERT_PPMID_FIRMWARE_ACTIVATED,
+    MSG_FUTURE_DATED_ACTIVATION_ALERT,
+    MSG_PPMID_ACTIVATION_ALERT,
+)
+from emulator.ota import client as oc
+from emulator.ota.image import parse_header, parse_image
+from emulator.ota.policy import ClientPolicy
+from emulator.profiles import DeviceProfile
+from emulator.testpki import derive_key
+
+TUNNELING_CLUSTER = 0x0704
+GBCS_TUNNEL_ID = 0x0001
+HUB_INSTRUCTION_TUNNEL_ID = 0x0002
+SUPPLIERS = ("supplier-a", "supplier-b")
+"""Supplier certificates a device's slots are filled with, in order."""
+
+
+def manufacturer_image(data: bytes) -> bytes:
+    """The GB Manufacturer Image of an OTA file (what CS06 names by hash); a file that is not a
+    GB OTA Upgrade Image stands for itself."""
+    try:
+        parsed = parse_image(data)
+    except ImageFormatError:
+        return bytes(data)
+    return bytes(parsed.manufacturer_image) if parsed.gb is not None else bytes(data)
+
+
+def device_entity_id(ieee: int) -> bytes:
+    """A device's GBCS entity id: its EUI-64, most significant octet first."""
+    return ieee.to_bytes(8, "big")
+
+
+def out_of_band(profile: DeviceProfile) -> bool:
+    """Whether a GBCS command, not the OTA server, switches this device's firmware."""
+    rule = ACTIVATION_RULES[profile.activation]
+    return rule.accepts_cs06 or rule.ch_activates
+
+
+def client_policy(profile: DeviceProfile) -> ClientPolicy:
+    """The profile's OTA client policy with the activation policy its class implies."""
+    policy = profile.ota
+    if out_of_band(profile) and policy.activation_policy != "out-of-band":
+        policy = policy.replace(activation_policy="out-of-band")
+    return policy
+
+
+def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> ActivationConfig:
+    """The device's activation security from its profile and the test PKI."""
+    slots = tuple(
+        SupplierSlot(TEST_ENTITY_IDS[name], derive_key(name, seed).public_key(), name)
+        for name in SUPPLIERS[: profile.supplier_slots]
+    )
+    return ActivationConfig(
+        device_id=device_entity_id(ieee),
+        activation=profile.activation,
+        ka_key=derive_key(f"{profile.name}-ka", seed),
+        acb_ka_public=derive_key("acb", seed).public_key(),
+        acb_id=TEST_ENTITY_IDS["acb"],
+        slots=slots,
+        slot_capacity=profile.supplier_slots,
+        signing_key=derive_key(f"{profile.name}-ds", seed),
+    )
+
+
+class GbNode(Protocol):
+    """What `GbDevice` needs from a device (an `EmulatedNode`, or a simulation's client)."""
+
+    client: oc.OtaClient
+    on_state: list[Callable[[oc.State], None]]
+
+    def on_cluster(self, cluster: int, handler: Callable[..., None]) -> None: ...
+
+    def out_of_band_activate(self) -> None: ...
+
+
+@dataclass(slots=True)
+class GbLog:
+    """What the device's GBCS side did, for reports."""
+
+    alerts: list[str] = field(default_factory=list)
+    """Alert codes raised, in order, as "0x8F72"."""
+    activation_response: str | None = None
+    """Verdict on the last activation command: "accepted", or why it was refused."""
+    details: list[str] = field(default_factory=list)
+
+
+def _alert_codes(outcome: Outcome, verified: bool | None) -> list[int]:
+    if verified is not None:
+        return [
+            ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL
+            if verified
+            else ALERT_FIRMWARE_VERIFICATION_FAILED
+        ]
+    if outcome.message_code == MSG_PPMID_ACTIVATION_ALERT:
+        return [ALERT_PPMID_FIRMWARE_ACTIVATED]
+    if outcome.message_code == MSG_FUTURE_DATED_ACTIVATION_ALERT:
+        ok = outcome.activated_version is not None
+        return [ALERT_FUTURE_DATED_SUCCESS if ok else ALERT_FUTURE_DATED_FAILURE]
+    return []
+
+
+class GbDevice:
+    """A device's GBCS activation handler wired to its OTA client."""
+
+    def __init__(
+        self,
+        node: GbNode,
+        handler: ActivationHandler,
+        *,
+        send: Callable[[bytes], None],
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self.node = node
+        self.handler = handler
+        self.send = send
+        self.now = now
+        self.log = GbLog()
+        self._inner = node.client.verifier
+        self._activate_when_ready = False
+        node.client.verifier = self._verify
+        node.on_cluster(TUNNELING_CLUSTER, self._tunnel)
+        node.on_state.append(self._state)
+
+    @classmethod
+    def for_profile(
+        cls,
+        node: GbNode,
+        profile: DeviceProfile,
+        ieee: int,
+        *,
+        send: Callable[[bytes], None],
+        now: Callable[[], dt.datetime],
+        seed: int = 0,
+    ) -> GbDevice:
+        version = profile.zigbee.firmware_version.to_bytes(4, "big")
+        handler = ActivationHandler(
+            activation_config(profile, ieee, seed=seed), ActivationState(version)
+        )
+        return cls(node, handler, send=send, now=now)
+
+    def _verify(self, data: bytes) -> tuple[bool, str | None]:
+        ok, why = (True, None) if self._inner is None else self._inner(data)
+        version = parse_header(data).file_version.to_bytes(4, "big")
+        outcome = self.handler.image_stored(
+            manufacturer_image(data), version, verified=ok, now=self.now()
+        )
+        self._emit(outcome, verified=ok)
+        return ok, why
+
+    def _emit(self, outcome: Outcome, *, verified: bool | None = None) -> None:
+        self.log.details.append(outcome.detail)
+        self.log.alerts.extend(f"0x{code:04X}" for code in _alert_codes(outcome, verified))
+        if outcome.response is not None:
+            self.send(outcome.response)
+        for alert in outcome.alerts:
+            self.send(alert)
+        if outcome.activated_version is not None:
+            if self.node.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
+                self.node.out_of_band_activate()
+            else:  # the command overtook the client's own Upgrade End exchange
+                self._activate_when_ready = True
+
+    def _state(self, state: oc.State) -> None:
+        if state is oc.State.UPGRADE_VIA_OUT_OF_BAND and self._activate_when_ready:
+            self._activate_when_ready = False
+            self.node.out_of_band_activate()
+
+    def _tunnel(self, hdr: Any, payload: bytes, _packet: Any) -> None:
+        if (
+            hdr.command_id != 0x01 or len(payload) < 2
+        ):  # TransferData (from the hub): TunnelID, data
+            return
+        tunnel = int.from_bytes(payload[:2], "little")
+        if tunnel == HUB_INSTRUCTION_TUNNEL_ID:
+            self.ch_activate()
+        elif tunnel == GBCS_TUNNEL_ID:
+            self.receive(payload[2:])
+
+    def receive(self, message: bytes) -> None:
+        """A GBCS command for this device."""
+        outcome = self.handler.handle(message, self.now())
+        self.log.activation_response = outcome.verdict.value
+        self._emit(outcome)
+
+    def tick(self) -> None:
+        """Run a due future-dated activation."""
+        outcome = self.handler.tick(self.now())
+        if outcome is not None:
+            self._emit(outcome)
+
+    def ch_activate(self) -> None:
+        """The Comms Hub instructs activation (CH-managed devices raise CS09)."""
+        outcome = self.handler.ch_activate(self.now())
+        self.log.activation_response = outcome.verdict.value
+        self._emit(outcome)

@@ -1,0 +1,858 @@
+"""One emulated home: a Comms Hub and its HAN devices on one Zigbee network, driven by a home file.
+
+`load_home(path)` reads a home file (TOML, documented in docs/homes.md) into frozen dataclasses,
+checks every key, resolves every device profile, and raises `HomeFileError` naming the file and
+the key for anything wrong, e.g. `error: homes/x.toml: key device[2].profile: unknown profile
+'ihd-opt9' (profiles: cad, hcalcs, ...)`.
+
+`Home` runs one: a zigpy coordinator on the virtual radio is the Comms Hub; its Smart Energy
+endpoint carries hanemu's OTA server (GB policies from `[server]`) or, with `implementation =
+"zigpy"`, leaves OTA to zigpy's stock `update_firmware`; the head-end distributes each campaign's
+image (DCC route: to the hub's store plus an Image Notify; Wi-Fi or local: straight to the
+device) and, when a device's receipt alert reaches the hub over SE Tunneling, sends CS06 (or has
+the hub activate a CH-managed device) as the campaign's `activate` and the device's profile say.
+Everything runs on `emulator.radio.timeloop` (virtual time) unless `realtime`; every random choice
+comes from one `random.Random` seeded by the home. This module owns wiring and reporting; it never
+decides protocol behaviour (the OTA and GBCS machines do) and never reads wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hashlib
+import itertools
+import random
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from zigpy.ota import OtaImageWithMetadata
+from zigpy.ota.image import BaseOTAImage, OTAImageHeader
+from zigpy.ota.providers import BaseOtaImageMetadata
+from zigpy.zcl import foundation
+
+from emulator.clock import RealClock
+from emulator.device.gbdevice import (
+    SUPPLIERS as SUPPLIER_SLOTS,
+)
+from emulator.device.gbdevice import (
+    GbDevice,
+    client_policy,
+    device_entity_id,
+    manufacturer_image,
+)
+from emulator.device.hub import (
+    HUB_DESCRIPTOR,
+    HUB_ENDPOINT,
+    HUB_INSTRUCTION_ACTIVATE,
+    HUB_INSTRUCTION_TUNNEL_ID,
+    TUNNELING_CLUSTER,
+    CommsHub,
+    transfer_data,
+)
+from emulator.device.node import EmulatedNode
+from emulator.errors import GbcsFormatError, HanemuError, ProfileError
+from emulator.gbcs.frame import decode_frame
+from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
+from emulator.gbcs.messages import (
+    ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
+    MSG_RECEIPT_ALERT_GBZ,
+    ReceiptAlert,
+)
+from emulator.ota import client as oc
+from emulator.ota.image import build_gb_image, build_image
+from emulator.ota.link import LinkPolicy
+from emulator.ota.policy import ServerPolicy
+from emulator.ota.server import ImageStore, OtaServer
+from emulator.profiles import DeviceProfile, load_profile, profile_names
+from emulator.radio import timeloop, virtual
+from emulator.radio.pcap import PcapWriter
+from emulator.radio.virtual import VirtualNetwork
+from emulator.testpki import derive_key
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+HOMES_DIR = PROJECT_DIR / "profiles" / "homes"
+DEFAULT_HOME = HOMES_DIR / "default.toml"
+
+RADIOS = ("virtual",)
+SERVERS = ("hanemu", "zigpy")
+ROUTES = ("dcc", "wifi", "local")
+OUTCOMES = ("activated", "downloaded", "rejected", "no-image", "failed")
+ACTIVATE = ("auto", "critical", "non-critical", "ch", "none")
+SUPPLIERS = ("supplier-a", "supplier-b", "rogue")
+MAX_BLOCK = 64
+"""Largest block a home may serve: one unfragmented 802.15.4 frame (127 bytes) holds the MAC,
+NWK and APS headers and an Image Block Response carrying 64 bytes."""
+
+
+class HomeFileError(HanemuError):
+    """A home file that cannot be used: one line naming the file and the key."""
+
+    def __init__(self, source: str, key: str | None, what: str):
+        self.source, self.key, self.what = source, key, what
+        super().__init__(f"{source}: {what}" if key is None else f"{source}: key {key}: {what}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    implementation: str = "hanemu"
+    max_block_size: int = 50
+    minimum_block_period: int = 0
+    """Milliseconds between Image Block Requests the server asks for (0: no limit)."""
+    page_requests: bool = True
+    upgrade_time: tuple[str, int] = ("now", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    name: str
+    profile: DeviceProfile
+    firmware_version: int
+    route: str
+    expect: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    file_version: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignConfig:
+    device: str
+    image: Path | None
+    build: Build | None
+    activate: str = "auto"
+    at: float = 0.0
+    supplier: str = "supplier-a"
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    corrupt_rate: float = 0.0
+    power_loss_at: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    source: str
+    name: str
+    seed: int
+    radio: str
+    duration: float
+    server: ServerConfig
+    devices: tuple[DeviceConfig, ...]
+    campaigns: tuple[CampaignConfig, ...] = ()
+    faults: Faults = field(default_factory=Faults)
+
+    def targets(self, campaign: CampaignConfig) -> list[DeviceConfig]:
+        """Devices a campaign addresses: by device name, by profile name, or `*`."""
+        return [d for d in self.devices if campaign.device in ("*", d.name, d.profile.name)]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str | None, what: str) -> HomeFileError:
+        return HomeFileError(self.source, key, what)
+
+    def table(self, data: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(key, "must be a table")
+        for name in data:
+            if name not in allowed:
+                raise self.fail(f"{key}.{name}", f"unknown key (allowed: {', '.join(allowed)})")
+        return data
+
+    def get(
+        self,
+        data: dict[str, Any],
+        prefix: str,
+        name: str,
+        kind: type | tuple[type, ...],
+        default: Any = ...,
+    ) -> Any:
+        key = f"{prefix}.{name}"
+        if name not in data:
+            if default is ...:
+                raise self.fail(key, "missing")
+            return default
+        value = data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(key, f"must be {_kind_name(kinds)}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise self.fail(key, f"must be {_kind_name(kinds)}, got {value!r}")
+        return value
+
+    def number(self, data, prefix, name, low, high, default=..., *, integer=False):
+        value = self.get(data, prefix, name, int if integer else (int, float), default)
+        if value is not default and not low <= value <= high:
+            raise self.fail(f"{prefix}.{name}", f"must be in {low}..{high}, got {value!r}")
+        return value
+
+    def choice(self, data, prefix, name, choices, default=...):
+        value = self.get(data, prefix, name, str, default)
+        if value is not default and value not in choices:
+            raise self.fail(
+                f"{prefix}.{name}", f"must be one of {', '.join(choices)}, got {value!r}"
+            )
+        return value
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _upgrade_time(reader: _Reader, value: Any) -> tuple[str, int]:
+    key = "server.upgrade_time"
+    if isinstance(value, bool):
+        raise reader.fail(key, f"must be 'now', 'wait' or seconds, got {value!r}")
+    if isinstance(value, int):
+        if not 0 <= value <= 0xFFFFFFFE:
+            raise reader.fail(key, f"must be in 0..4294967294 seconds, got {value}")
+        return ("delay", value)
+    if value in ("now", "wait"):
+        return (value, 0)
+    raise reader.fail(key, f"must be 'now', 'wait' or seconds, got {value!r}")
+
+
+def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConfig:
+    """Read and check a home file."""
+    path = Path(path)
+    source = _display(path)
+    r = _Reader(source)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise r.fail(None, "no such home file") from None
+    except IsADirectoryError:
+        raise r.fail(None, "is a directory, not a home file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise r.fail(None, f"invalid TOML: {exc}") from None
+    r.table(data, "(top level)", ("home", "server", "device", "campaign", "faults"))
+
+    home = r.table(data.get("home", {}), "home", ("name", "seed", "radio", "duration"))
+    name = r.get(home, "home", "name", str, path.stem)
+    seed = r.number(home, "home", "seed", 0, 2**63 - 1, 0, integer=True)
+    radio = r.choice(home, "home", "radio", RADIOS, "virtual")
+    duration = float(r.number(home, "home", "duration", 1, 30 * 86400, 2 * 86400))
+
+    srv = r.table(
+        data.get("server", {}),
+        "server",
+        (
+            "implementation",
+            "max_block_size",
+            "minimum_block_period",
+            "page_requests",
+            "upgrade_time",
+        ),
+    )
+    server = ServerConfig(
+        implementation=r.choice(srv, "server", "implementation", SERVERS, "hanemu"),
+        max_block_size=r.number(srv, "server", "max_block_size", 1, MAX_BLOCK, 50, integer=True),
+        minimum_block_period=r.number(
+            srv, "server", "minimum_block_period", 0, 0xFFFE, 0, integer=True
+        ),
+        page_requests=r.get(srv, "server", "page_requests", bool, True),
+        upgrade_time=_upgrade_time(r, srv.get("upgrade_time", "now")),
+    )
+
+    raw_devices = data.get("device", [])
+    if not isinstance(raw_devices, list) or not raw_devices:
+        raise r.fail("device", "a home needs at least one [[device]]")
+    devices: list[DeviceConfig] = []
+    known = None
+    for i, raw in enumerate(raw_devices):
+        prefix = f"device[{i}]"
+        d = r.table(raw, prefix, ("name", "profile", "firmware_version", "route", "expect"))
+        dname = r.get(d, prefix, "name", str)
+        if any(x.name == dname for x in devices):
+            raise r.fail(f"{prefix}.name", f"device name {dname!r} is used twice")
+        pname = r.get(d, prefix, "profile", str)
+        if known is None:
+            known = profile_names(profiles_dir)
+        if pname not in known:
+            raise r.fail(
+                f"{prefix}.profile", f"unknown profile {pname!r} (profiles: {', '.join(known)})"
+            )
+        try:
+            profile = load_profile(pname, profiles_dir)
+        except ProfileError as exc:
+            raise r.fail(f"{prefix}.profile", f"profile {pname!r} does not load: {exc}") from None
+        version = r.number(
+            d,
+            prefix,
+            "firmware_version",
+            0,
+            0xFFFFFFFE,
+            profile.zigbee.firmware_version,
+            integer=True,
+        )
+        route = r.choice(d, prefix, "route", ROUTES, profile.routes[0])
+        if route not in profile.routes:
+            raise r.fail(
+                f"{prefix}.route",
+                f"profile {pname} allows routes {', '.join(profile.routes)}, not {route!r}",
+            )
+        expect = r.choice(d, prefix, "expect", OUTCOMES, None)
+        devices.append(DeviceConfig(dname, profile, version, route, expect))
+
+    raw_campaigns = data.get("campaign", [])
+    if not isinstance(raw_campaigns, list):
+        raise r.fail("campaign", "must be an array of tables ([[campaign]])")
+    campaigns: list[CampaignConfig] = []
+    for i, raw in enumerate(raw_campaigns):
+        prefix = f"campaign[{i}]"
+        c = r.table(raw, prefix, ("device", "image", "build", "activate", "at", "supplier"))
+        target = r.get(c, prefix, "device", str, "*")
+        if target != "*" and not any(target in (d.name, d.profile.name) for d in devices):
+            raise r.fail(f"{prefix}.device", f"no device or profile named {target!r} in the home")
+        image_path = None
+        build = None
+        if ("image" in c) == ("build" in c):
+            raise r.fail(prefix, "needs exactly one of image (a path) or build (a table)")
+        if "image" in c:
+            image_path = (path.parent / r.get(c, prefix, "image", str)).resolve()
+            if not image_path.is_file():
+                raise r.fail(f"{prefix}.image", f"no such file {_display(image_path)}")
+        else:
+            b = r.table(c["build"], f"{prefix}.build", ("file_version", "size"))
+            build = Build(
+                r.number(b, f"{prefix}.build", "file_version", 0, 0xFFFFFFFE, integer=True),
+                r.number(b, f"{prefix}.build", "size", 1, 16 << 20, integer=True),
+            )
+        campaigns.append(
+            CampaignConfig(
+                device=target,
+                image=image_path,
+                build=build,
+                activate=r.choice(c, prefix, "activate", ACTIVATE, "auto"),
+                at=float(r.number(c, prefix, "at", 0, duration, 0)),
+                supplier=r.choice(c, prefix, "supplier", SUPPLIERS, "supplier-a"),
+            )
+        )
+
+    f = r.table(
+        data.get("faults", {}),
+        "faults",
+        ("drop_rate", "duplicate_rate", "corrupt_rate", "power_loss_at"),
+    )
+    cuts = r.get(f, "faults", "power_loss_at", (list, int, float), [])
+    cuts = cuts if isinstance(cuts, list) else [cuts]
+    for j, cut in enumerate(cuts):
+        if isinstance(cut, bool) or not isinstance(cut, int | float) or not 0 <= cut <= 1:
+            raise r.fail(f"faults.power_loss_at[{j}]", f"must be a fraction 0..1, got {cut!r}")
+    faults = Faults(
+        drop_rate=float(r.number(f, "faults", "drop_rate", 0, 0.9, 0.0)),
+        duplicate_rate=float(r.number(f, "faults", "duplicate_rate", 0, 1, 0.0)),
+        corrupt_rate=float(r.number(f, "faults", "corrupt_rate", 0, 0.9, 0.0)),
+        power_loss_at=tuple(float(x) for x in cuts),
+    )
+    return HomeConfig(
+        source=source,
+        name=name,
+        seed=seed,
+        radio=radio,
+        duration=duration,
+        server=server,
+        devices=tuple(devices),
+        campaigns=tuple(campaigns),
+        faults=faults,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a home
+
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""Wall-clock date of virtual time 0 (GBCS timestamps, pcap)."""
+DCC_LATENCY_S = 30.0
+"""From a receipt alert reaching the hub to the head-end's CS06 reaching the device."""
+HUB_LATENCY_S = 5.0
+"""From a receipt alert to the hub's own activation instruction (CH-managed devices)."""
+WIFI_BYTES_PER_S = 20_000
+LOCAL_VISIT_S = 3600.0
+JOIN_SPACING_S = 0.5
+CHECK_S = 5.0
+SETTLE_S = 30.0
+
+
+class RawFirmware(BaseOTAImage):
+    """An OTA file as zigpy's OTA code serves it: its header and its bytes as they are (zigpy's
+    own `OTAImage` re-serialises a tag walk, which a GB image does not have)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.header, _ = OTAImageHeader.deserialize(self.data)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> tuple[RawFirmware, bytes]:
+        return cls(data), b""
+
+    def serialize(self) -> bytes:
+        return self.data
+
+
+@dataclass(slots=True)
+class DeviceReport:
+    name: str
+    profile: str
+    ieee: str
+    route: str
+    start_file_version: int
+    final_file_version: int
+    outcome: str
+    reason: str | None
+    bytes: int
+    blocks: int
+    retries: int
+    download_seconds: float | None
+    activation_response: str | None
+    alerts: list[str]
+    expect: str | None
+
+    @property
+    def as_expected(self) -> bool:
+        if self.expect is not None:
+            return self.outcome == self.expect
+        return self.outcome != "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "profile": self.profile,
+            "ieee": self.ieee,
+            "route": self.route,
+            "start_file_version": self.start_file_version,
+            "final_file_version": self.final_file_version,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "expect": self.expect,
+            "as_expected": self.as_expected,
+            "bytes": self.bytes,
+            "blocks": self.blocks,
+            "retries": self.retries,
+            "download_seconds": self.download_seconds,
+            "activation_response": self.activation_response,
+            "alerts": self.alerts,
+        }
+
+
+@dataclass(slots=True)
+class HomeReport:
+    home: str
+    seed: int
+    server: str
+    virtual_seconds: float
+    frames: int
+    devices: list[DeviceReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(d.as_expected for d in self.devices)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "seed": self.seed,
+            "server": self.server,
+            "virtual_seconds": self.virtual_seconds,
+            "frames": self.frames,
+            "ok": self.ok,
+            "devices": [d.to_json() for d in self.devices],
+        }
+
+
+@dataclass(slots=True)
+class _Member:
+    config: DeviceConfig
+    node: EmulatedNode
+    gb: GbDevice | None
+    campaign: CampaignConfig | None = None
+    image: bytes | None = None
+    distributed: bool = False
+    zigpy_task: asyncio.Task | None = None
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _eui64(value: int) -> str:
+    return ":".join(f"{b:02x}" for b in value.to_bytes(8, "big"))
+
+
+class Home:
+    """A Comms Hub (zigpy coordinator, OTA server, head-end link) and devices on one network."""
+
+    def __init__(
+        self,
+        config: HomeConfig,
+        *,
+        seed: int | None = None,
+        pcap: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.seed = config.seed if seed is None else seed
+        self.pcap = pcap
+        self.progress = progress
+        self.members: dict[int, _Member] = {}
+        self.headend_log: list[tuple[float, str, str]] = []
+
+    # -- images ---------------------------------------------------------------------------------
+
+    def _image_for(self, campaign: CampaignConfig, device: DeviceConfig) -> bytes:
+        if campaign.image is not None:
+            return campaign.image.read_bytes()
+        assert campaign.build is not None
+        zi = device.profile.zigbee
+        key = (campaign.build.file_version, zi.manufacturer_id, zi.image_type)
+        cached = self._built.get(key)
+        if cached is None:
+            payload = random.Random(f"{self.seed}/{key}").randbytes(campaign.build.size)
+            cached = build_gb_image(
+                payload,
+                manufacturer_id=zi.manufacturer_id,
+                image_type=zi.image_type,
+                file_version=campaign.build.file_version,
+                min_hw=0x0000,
+                max_hw=0xFFFF,
+                header_string=f"hanemu {self.config.name}",
+                supplier_key=derive_key(campaign.supplier),
+            )
+            self._built[key] = cached
+        return cached
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run(self) -> HomeReport:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        self.clock = clock = RealClock(loop)
+        self._built: dict[tuple[int, int, int], bytes] = {}
+        rng = random.Random(self.seed)
+        f = cfg.faults
+        faults = LinkPolicy(
+            drop=f.drop_rate,
+            duplicate=f.duplicate_rate,
+            corrupt=f.corrupt_rate,
+            latency_s=0.0,
+            jitter_s=0.0,
+        )
+        net = VirtualNetwork(faults=faults, rng=random.Random(rng.getrandbits(64)))
+        writer = PcapWriter.open(self.pcap) if self.pcap is not None else None
+        if writer is not None:
+            net.captures.append(writer)
+        app = await virtual.start(net, extra_endpoints=[HUB_DESCRIPTOR])
+        try:
+            return await self._run(app, net, clock, rng)
+        finally:
+            await app.shutdown()
+            if writer is not None:
+                writer.close()
+
+    async def _run(self, app, net, clock, rng: random.Random) -> HomeReport:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        srv = cfg.server
+        when, delay = srv.upgrade_time
+        self.store = ImageStore()
+        server = OtaServer(
+            self.store,
+            ServerPolicy(
+                block_size_cap=srv.max_block_size,
+                min_block_period=srv.minimum_block_period or None,
+                support_page_requests=srv.page_requests,
+                upgrade_time=when,
+                upgrade_delay_s=delay,
+            ),
+            tsn=rng.randrange(256),
+        )
+        self.hub = hub = CommsHub(app, server, clock, serve_ota=srv.implementation == "hanemu")
+        hub.on_tunnel = self._from_device
+        self.headend = HeadEnd(derive_key("acb"))
+        self.app = app
+        used: set[int] = {0x0000}
+        for i, dc in enumerate(cfg.devices):
+            nwk = 0
+            while nwk in used:
+                nwk = rng.randrange(0x0001, 0xFFF8)
+            used.add(nwk)
+            ieee = rng.getrandbits(64)
+            member = self._make(dc, nwk, ieee, net, clock, random.Random(rng.getrandbits(64)))
+            self.members[nwk] = member
+            net.attach(member.node)
+            clock.call_later(JOIN_SPACING_S * (i + 1), self._join, member.node)
+        for campaign in cfg.campaigns:
+            for dc in cfg.targets(campaign):
+                member = next(m for m in self.members.values() if m.config is dc)
+                member.campaign = campaign
+            clock.call_at(campaign.at, self._distribute, campaign)
+        deadline = cfg.duration
+        while loop.time() < deadline:
+            await asyncio.sleep(CHECK_S)
+            if all(self._done(m) for m in self.members.values()):
+                break
+        end = loop.time()
+        tasks = [m.zigpy_task for m in self.members.values() if m.zigpy_task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=120)
+        await asyncio.sleep(SETTLE_S)
+        return HomeReport(
+            home=cfg.name,
+            seed=self.seed,
+            server=srv.implementation,
+            virtual_seconds=round(end, 3),
+            frames=net.frames,
+            devices=[self._report(m) for m in self.members.values()],
+        )
+
+    def _make(self, dc: DeviceConfig, nwk, ieee, net, clock, rng) -> _Member:
+        profile = dc.profile
+        identity = replace(profile.zigbee, firmware_version=dc.firmware_version)
+        running = build_image(
+            f"running image of {dc.name}".encode(),
+            manufacturer_id=identity.manufacturer_id,
+            image_type=identity.image_type,
+            file_version=dc.firmware_version,
+        )
+        gb_route = dc.route == "dcc"
+        node = EmulatedNode(
+            nwk=nwk,
+            ieee=ieee,
+            identity=identity,
+            running_image=running,
+            transmit=net.to_coordinator,
+            clock=clock,
+            rng=rng,
+            policy=client_policy(profile) if gb_route else profile.ota,
+            manufacturer="hanemu",
+            model=f"{profile.device_type} {profile.name}",
+            verifier=_slot_verifier(profile),
+            power_loss_at=self.config.faults.power_loss_at,
+        )
+        if self.progress is not None:
+            name = dc.name
+            node.on_progress = lambda done, total: self.progress(name, done, total)
+        gb = None
+        if gb_route:
+            tsn = itertools.count(rng.randrange(256))
+
+            def send(data: bytes, node: EmulatedNode = node) -> None:
+                frame = transfer_data(
+                    next(tsn) & 0xFF, data, direction=foundation.Direction.Client_to_Server
+                )
+                node.send_zcl(TUNNELING_CLUSTER, frame, dst_ep=HUB_ENDPOINT)
+
+            gb = GbDevice.for_profile(node, profile, ieee, send=send, now=self._now)
+        return _Member(dc, node, gb)
+
+    def _now(self) -> dt.datetime:
+        return EPOCH + dt.timedelta(seconds=int(self.clock.now))  # GBCS times: whole seconds
+
+    def _join(self, node: EmulatedNode) -> None:
+        node.power_on()
+        node.announce()
+
+    def _distribute(self, campaign: CampaignConfig) -> None:
+        """The head-end sends the image to the hub (DCC route) or the device gets it directly."""
+        for dc in self.config.targets(campaign):
+            member = next(m for m in self.members.values() if m.config is dc)
+            if member.campaign is not campaign:
+                continue
+            data = self._image_for(campaign, dc)
+            member.image = data
+            member.distributed = True
+            node = member.node
+            if dc.route == "wifi":
+                seconds = len(data) / WIFI_BYTES_PER_S
+                self.clock.call_later(seconds, node.install, data, "over Wi-Fi")
+            elif dc.route == "local":
+                self.clock.call_later(LOCAL_VISIT_S, node.install, data, "at a site visit")
+            elif self.config.server.implementation == "zigpy":
+                member.zigpy_task = asyncio.get_running_loop().create_task(
+                    self._zigpy_update(member, data)
+                )
+            else:
+                self.store.add(data)
+                self.hub.notify(node.nwk, node.ota_endpoint)
+
+    async def _zigpy_update(self, member: _Member, data: bytes) -> Any:
+        """zigpy's stock `update_firmware` (its OTAManager) serves the device."""
+        device = None
+        while device is None or not device.is_initialized:
+            await asyncio.sleep(1.0)
+            device = self.app.devices.get(member.node.ieee)
+        firmware = RawFirmware(data)
+        header = firmware.header
+        image = OtaImageWithMetadata(
+            metadata=BaseOtaImageMetadata(
+                file_version=header.file_version,
+                manufacturer_id=header.manufacturer_id,
+                image_type=header.image_type,
+            ),
+            firmware=firmware,
+        )
+        return await device.update_firmware(image)
+
+    def _from_device(self, nwk: int, data: bytes) -> None:
+        """A device's GBCS response or alert reached the hub (and the head-end behind it)."""
+        member = self.members.get(nwk)
+        if member is None:
+            return
+        try:
+            frame = decode_frame(data)
+        except GbcsFormatError:
+            return
+        code = frame.header.message_code
+        self.headend_log.append((self.clock.now, member.config.name, f"0x{code:04X}"))
+        if code != MSG_RECEIPT_ALERT_GBZ or member.campaign is None or member.image is None:
+            return
+        try:
+            alert = ReceiptAlert.from_der(frame.payload)
+        except GbcsFormatError:
+            return
+        if alert.alert_code != ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL:
+            return
+        mode = _activation_mode(member.campaign.activate, member.config.profile.activation)
+        node = member.node
+        if mode == "ch":
+            instruct = functools.partial(self.hub.send_tunnel, tunnel_id=HUB_INSTRUCTION_TUNNEL_ID)
+            self.clock.call_later(
+                HUB_LATENCY_S, instruct, nwk, node.ota_endpoint, HUB_INSTRUCTION_ACTIVATE
+            )
+        elif mode in ("critical", "non-critical"):
+            profile = member.config.profile
+            supplier = member.campaign.supplier
+            command = self.headend.activate_firmware(
+                RemoteParty(TEST_ENTITY_IDS[supplier], derive_key(supplier)),
+                device_entity_id(node.ieee_int),
+                derive_key(f"{profile.name}-ka").public_key(),
+                hashlib.sha256(manufacturer_image(member.image)).digest(),
+                critical=mode == "critical",
+            )
+            self.clock.call_later(
+                DCC_LATENCY_S, self.hub.send_tunnel, nwk, node.ota_endpoint, command
+            )
+
+    def _done(self, m: _Member) -> bool:
+        node = m.node
+        if m.zigpy_task is not None and not m.zigpy_task.done():
+            return False
+        if m.campaign is None:
+            return m.config.route != "dcc" or node.outcome is not None
+        if not m.distributed:
+            return False
+        if node.outcome in ("activated", "rejected", "failed"):
+            return True
+        if node.downloaded and node.client.state in (
+            oc.State.UPGRADE_VIA_OUT_OF_BAND,
+            oc.State.WAITING_FOR_UPGRADE_MESSAGE,
+        ):
+            mode = _activation_mode(m.campaign.activate, m.config.profile.activation)
+            if mode == "none":
+                return True
+            return m.gb is not None and m.gb.log.activation_response not in (None, "accepted")
+        return False
+
+    def _report(self, m: _Member) -> DeviceReport:
+        node = m.node
+        outcome, reason = node.outcome, node.reason
+        if outcome is None or (outcome == "no-image" and node.downloaded):
+            if node.downloaded:
+                outcome = "downloaded"
+                verdict = m.gb.log.activation_response if m.gb is not None else None
+                reason = (
+                    f"activation refused: {verdict}"
+                    if verdict not in (None, "accepted")
+                    else "waiting for activation"
+                )
+            elif m.campaign is None:
+                outcome, reason = "no-image", "no campaign for this device"
+            else:
+                outcome, reason = "failed", "no outcome within the home's duration"
+        started, finished = node.stats.download_started, node.stats.download_finished
+        return DeviceReport(
+            name=m.config.name,
+            profile=m.config.profile.name,
+            ieee=_eui64(node.ieee_int),
+            route=m.config.route,
+            start_file_version=node.start_file_version,
+            final_file_version=node.flash.running_version,
+            outcome=outcome,
+            reason=reason,
+            bytes=node.stats.bytes,
+            blocks=node.stats.blocks,
+            retries=node.client.retries,
+            download_seconds=(
+                round(finished - started, 3)
+                if started is not None and finished is not None
+                else None
+            ),
+            activation_response=m.gb.log.activation_response if m.gb is not None else None,
+            alerts=list(m.gb.log.alerts) if m.gb is not None else [],
+            expect=m.config.expect,
+        )
+
+
+def _activation_mode(requested: str, activation_class: str) -> str:
+    if requested != "auto":
+        return requested
+    return {"critical": "critical", "non-critical": "non-critical", "ch-managed": "ch"}.get(
+        activation_class, "none"
+    )
+
+
+def _slot_verifier(profile: DeviceProfile) -> oc.Verifier | None:
+    """The device's image check: with supplier slots, a GB supplier signature must verify
+    against the certificate in one of them; without, the file's own checks."""
+    if profile.ota.verification == "none":
+        return None
+    if not profile.supplier_slots:
+        return oc.default_verifier
+    hooks = [
+        oc.verifier_for(supplier_public_key=derive_key(name).public_key())
+        for name in SUPPLIER_SLOTS[: profile.supplier_slots]
+    ]
+
+    def verify(data: bytes) -> tuple[bool, str | None]:
+        why = None
+        for hook in hooks:
+            ok, why = hook(data)
+            if ok:
+                return True, None
+        return False, why
+
+    return verify
+
+
+def run_home(
+    config: HomeConfig,
+    *,
+    seed: int | None = None,
+    pcap: Path | None = None,
+    realtime: bool = False,
+    progress: Progress | None = None,
+) -> HomeReport:
+    """Run a home to its end: in virtual time, or in real time with `realtime`."""
+    home = Home(config, seed=seed, pcap=pcap, progress=progress)
+    return timeloop.run(home.run(), realtime=realtime)
