@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import hashlib
 import itertools
 import random
 import tomllib
@@ -36,6 +35,14 @@ from zigpy.ota.providers import BaseOtaImageMetadata
 from zigpy.zcl import foundation
 
 from emulator.clock import RealClock
+from emulator.device.campaign import (
+    MODES,
+    PARTIES,
+    ActivationPlan,
+    at_time,
+    image_hash,
+    profile_image,
+)
 from emulator.device.gbdevice import (
     SUPPLIERS as SUPPLIER_SLOTS,
 )
@@ -57,14 +64,14 @@ from emulator.device.hub import (
 from emulator.device.node import EmulatedNode
 from emulator.errors import GbcsFormatError, HanemuError, ProfileError
 from emulator.gbcs.frame import decode_frame
-from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
+from emulator.gbcs.headend import HeadEnd
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
     MSG_RECEIPT_ALERT_GBZ,
     ReceiptAlert,
 )
 from emulator.ota import client as oc
-from emulator.ota.image import build_gb_image, build_image
+from emulator.ota.image import build_image
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
 from emulator.ota.server import ImageStore, OtaServer
@@ -72,7 +79,7 @@ from emulator.profiles import DeviceProfile, load_profile, profile_names
 from emulator.radio import timeloop, virtual
 from emulator.radio.pcap import PcapWriter
 from emulator.radio.virtual import VirtualNetwork
-from emulator.testpki import derive_key
+from emulator.testpki import DEFAULT_SEED, derive_key
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOMES_DIR = PROJECT_DIR / "profiles" / "homes"
@@ -82,8 +89,10 @@ RADIOS = ("virtual",)
 SERVERS = ("hanemu", "zigpy")
 ROUTES = ("dcc", "wifi", "local")
 OUTCOMES = ("activated", "downloaded", "rejected", "no-image", "failed")
-ACTIVATE = ("auto", "critical", "non-critical", "ch", "none")
-SUPPLIERS = ("supplier-a", "supplier-b", "rogue")
+ACTIVATE = MODES
+"""How a campaign asks for activation: as `hanemu ota simulate --activate`."""
+SUPPLIERS = tuple(PARTIES)
+"""Who signs the image and the CS06 commands (A, B, rogue, or forged: claims A, signs as rogue)."""
 MAX_BLOCK = 64
 """Largest block a home may serve: one unfragmented 802.15.4 frame (127 bytes) holds the MAC,
 NWK and APS headers and an Image Block Response carrying 64 bytes."""
@@ -129,7 +138,7 @@ class CampaignConfig:
     build: Build | None
     activate: str = "auto"
     at: float = 0.0
-    supplier: str = "supplier-a"
+    supplier: str = "A"
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +356,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
                 build=build,
                 activate=r.choice(c, prefix, "activate", ACTIVATE, "auto"),
                 at=float(r.number(c, prefix, "at", 0, duration, 0)),
-                supplier=r.choice(c, prefix, "supplier", SUPPLIERS, "supplier-a"),
+                supplier=r.choice(c, prefix, "supplier", SUPPLIERS, "A"),
             )
         )
 
@@ -383,8 +392,6 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
 # ---------------------------------------------------------------------------------------------
 # Running a home
 
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-"""Wall-clock date of virtual time 0 (GBCS timestamps, pcap)."""
 DCC_LATENCY_S = 30.0
 """From a receipt alert reaching the hub to the head-end's CS06 reaching the device."""
 HUB_LATENCY_S = 5.0
@@ -524,22 +531,17 @@ class Home:
         if campaign.image is not None:
             return campaign.image.read_bytes()
         assert campaign.build is not None
-        zi = device.profile.zigbee
-        key = (campaign.build.file_version, zi.manufacturer_id, zi.image_type)
-        cached = self._built.get(key)
+        key = (campaign.build.file_version, campaign.build.size, campaign.supplier)
+        cached = self._built.get((*key, device.profile.name))
         if cached is None:
-            payload = random.Random(f"{self.seed}/{key}").randbytes(campaign.build.size)
-            cached = build_gb_image(
-                payload,
-                manufacturer_id=zi.manufacturer_id,
-                image_type=zi.image_type,
+            cached = profile_image(
+                device.profile,
                 file_version=campaign.build.file_version,
-                min_hw=0x0000,
-                max_hw=0xFFFF,
-                header_string=f"hanemu {self.config.name}",
-                supplier_key=derive_key(campaign.supplier),
+                size=campaign.build.size,
+                seed=DEFAULT_SEED,  # the test PKI's seed: every device holds its keys
+                supplier=campaign.supplier,
             )
-            self._built[key] = cached
+            self._built[(*key, device.profile.name)] = cached
         return cached
 
     # -- running --------------------------------------------------------------------------------
@@ -548,7 +550,7 @@ class Home:
         cfg = self.config
         loop = asyncio.get_running_loop()
         self.clock = clock = RealClock(loop)
-        self._built: dict[tuple[int, int, int], bytes] = {}
+        self._built: dict[tuple[int, int, str, str], bytes] = {}
         rng = random.Random(self.seed)
         f = cfg.faults
         faults = LinkPolicy(
@@ -667,7 +669,7 @@ class Home:
         return _Member(dc, node, gb)
 
     def _now(self) -> dt.datetime:
-        return EPOCH + dt.timedelta(seconds=int(self.clock.now))  # GBCS times: whole seconds
+        return at_time(int(self.clock.now))  # GBCS times are whole seconds
 
     def _join(self, node: EmulatedNode) -> None:
         node.power_on()
@@ -733,25 +735,30 @@ class Home:
             return
         if alert.alert_code != ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL:
             return
-        mode = _activation_mode(member.campaign.activate, member.config.profile.activation)
+        plan = ActivationPlan(mode=member.campaign.activate, supplier=member.campaign.supplier)
+        profile = member.config.profile
+        mode = plan.resolved_mode(profile)
         node = member.node
-        if mode == "ch":
+        if mode == "ch-managed":
             instruct = functools.partial(self.hub.send_tunnel, tunnel_id=HUB_INSTRUCTION_TUNNEL_ID)
             self.clock.call_later(
                 HUB_LATENCY_S, instruct, nwk, node.ota_endpoint, HUB_INSTRUCTION_ACTIVATE
             )
-        elif mode in ("critical", "non-critical"):
-            profile = member.config.profile
-            supplier = member.campaign.supplier
-            command = self.headend.activate_firmware(
-                RemoteParty(TEST_ENTITY_IDS[supplier], derive_key(supplier)),
-                device_entity_id(node.ieee_int),
-                derive_key(f"{profile.name}-ka").public_key(),
-                hashlib.sha256(manufacturer_image(member.image)).digest(),
-                critical=mode == "critical",
-            )
+            return
+        commands = plan.commands(
+            device_entity_id(node.ieee_int),
+            derive_key(f"{profile.name}-ka").public_key(),
+            image_hash(manufacturer_image(member.image)),
+            mode=mode,
+            headend=self.headend,
+        )
+        for i, command in enumerate(commands):
             self.clock.call_later(
-                DCC_LATENCY_S, self.hub.send_tunnel, nwk, node.ota_endpoint, command
+                DCC_LATENCY_S + i * HUB_LATENCY_S,
+                self.hub.send_tunnel,
+                nwk,
+                node.ota_endpoint,
+                command,
             )
 
     def _done(self, m: _Member) -> bool:
@@ -768,8 +775,8 @@ class Home:
             oc.State.UPGRADE_VIA_OUT_OF_BAND,
             oc.State.WAITING_FOR_UPGRADE_MESSAGE,
         ):
-            mode = _activation_mode(m.campaign.activate, m.config.profile.activation)
-            if mode == "none":
+            plan = ActivationPlan(mode=m.campaign.activate, supplier=m.campaign.supplier)
+            if plan.resolved_mode(m.config.profile) == "none":
                 return True
             return m.gb is not None and m.gb.log.activation_response not in (None, "accepted")
         return False
@@ -812,14 +819,6 @@ class Home:
             alerts=list(m.gb.log.alerts) if m.gb is not None else [],
             expect=m.config.expect,
         )
-
-
-def _activation_mode(requested: str, activation_class: str) -> str:
-    if requested != "auto":
-        return requested
-    return {"critical": "critical", "non-critical": "non-critical", "ch-managed": "ch"}.get(
-        activation_class, "none"
-    )
 
 
 def _slot_verifier(profile: DeviceProfile) -> oc.Verifier | None:
