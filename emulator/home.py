@@ -432,6 +432,7 @@ class DeviceReport:
     bytes: int
     blocks: int
     retries: int
+    power_losses: int
     download_seconds: float | None
     activation_response: str | None
     alerts: list[str]
@@ -458,6 +459,7 @@ class DeviceReport:
             "bytes": self.bytes,
             "blocks": self.blocks,
             "retries": self.retries,
+            "power_losses": self.power_losses,
             "download_seconds": self.download_seconds,
             "activation_response": self.activation_response,
             "alerts": self.alerts,
@@ -810,6 +812,7 @@ class Home:
             bytes=node.stats.bytes,
             blocks=node.stats.blocks,
             retries=node.client.retries,
+            power_losses=node.stats.power_losses,
             download_seconds=(
                 round(finished - started, 3)
                 if started is not None and finished is not None
