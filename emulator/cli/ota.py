@@ -1,13 +1,17 @@
 """`hanemu ota ...`: run the OTA client and server from the command line.
 
 `hanemu ota simulate` plays one emulated client against one emulated Comms Hub server in virtual
-time and reports the outcome. This module owns turning options into policies and results into
-text or JSON; it never holds protocol logic (that is `emulator.ota`) or scheduling (that is
+time and reports the outcome. With `--profile` the client is a GB device of that profile and the
+head-end carries out an activation plan (`--activate`, `--supplier`, `--hash`, `--at`,
+`--cancel`, `--replay`); without `--image` it distributes a GB image built to fit the profile.
+This module owns turning options into policies and plans and results into text or JSON; it
+never holds protocol logic (that is `emulator.ota` and `emulator.gbcs`) or scheduling (that is
 `emulator.device.simulation`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -15,11 +19,24 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from emulator.device.campaign import (
+    DEFAULT_IMAGE_SIZE,
+    MODES,
+    PARTIES,
+    ActivationPlan,
+    CampaignError,
+    profile_image,
+)
+from emulator.device.gbdevice import client_policy as gb_client_policy
 from emulator.device.simulation import PowerCut, Simulation
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image, parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ClientPolicy, ServerPolicy
+from emulator.profiles import DeviceProfile, load_profile
+
+GB_DEVICE_IEEE = 0x00DB1234567890B1
+"""EUI-64 (and so GBCS entity id) of the device `--profile` emulates."""
 
 
 class _UpgradeTime(click.ParamType):
@@ -48,13 +65,81 @@ def ota() -> None:
     """The OTA Upgrade cluster: client and server state machines."""
 
 
+def _parse_hash(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise CampaignError(f"--hash: {text!r} is not hexadecimal") from None
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CampaignError(f"--at: {text!r} is not an ISO 8601 date-time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if when.microsecond:
+        raise CampaignError("--at: GBCS times carry whole seconds")
+    return when
+
+
+def _explicit(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
 @ota.command()
 @click.option(
     "--image",
     "image_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="OTA file the server offers.",
+    help="OTA file the server offers (with --profile: default, an image built to fit it).",
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    help="Emulate a GB device of this profile (see `hanemu profiles list`).",
+)
+@click.option(
+    "--activate",
+    "activate",
+    default=None,
+    metavar="|".join(MODES),
+    help="How the head-end activates (default auto: the profile's activation class).",
+)
+@click.option(
+    "--supplier",
+    default=None,
+    metavar="|".join(PARTIES),
+    help="Who sends CS06 (default A; forged claims to be A but signs with the rogue key).",
+)
+@click.option(
+    "--hash",
+    "hash_hex",
+    default=None,
+    metavar="HEX",
+    help="Manufacturer Image hash CS06 carries (default: that of the image sent).",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="ISO8601",
+    help="Future-date the activation (virtual time 0 is 2026-01-01T00:00:00Z; no zone = UTC).",
+)
+@click.option("--cancel", is_flag=True, help="Cancel the future-dated activation afterwards.")
+@click.option("--replay", is_flag=True, help="Send the activation command's bytes again.")
+@click.option(
+    "--image-size",
+    type=click.IntRange(1, 16 * 1024 * 1024),
+    default=DEFAULT_IMAGE_SIZE,
+    show_default=True,
+    help="With --profile and no --image: Manufacturer Image size in bytes.",
 )
 @click.option(
     "--current-version",
@@ -126,8 +211,18 @@ def ota() -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
 def simulate(
-    image_path: Path,
+    ctx: click.Context,
+    image_path: Path | None,
+    profile_name: str | None,
+    activate: str | None,
+    supplier: str | None,
+    hash_hex: str | None,
+    at: str | None,
+    cancel: bool,
+    replay: bool,
+    image_size: int,
     current_version: int | None,
     max_data_size: int,
     server_block_cap: int,
@@ -144,22 +239,73 @@ def simulate(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Run one OTA client against one OTA server in virtual time."""
-    data = image_path.read_bytes()
+    """Run one OTA client against one OTA server in virtual time.
+
+    With --profile the client is a GB device: after the download it raises the receipt alert
+    (8F72, or 8F1C for an image it refuses) and the head-end activates it as --activate says.
+    """
+    profile: DeviceProfile | None = None
+    plan: ActivationPlan | None = None
+    if profile_name is not None:
+        profile = load_profile(profile_name)
+        plan = ActivationPlan(
+            mode=activate or "auto",
+            supplier=supplier or "A",
+            image_hash=_parse_hash(hash_hex),
+            at=_parse_time(at),
+            cancel=cancel,
+            replay=replay,
+        )
+    else:
+        given = [
+            f"--{name}"
+            for name, value in (
+                ("activate", activate),
+                ("supplier", supplier),
+                ("hash", hash_hex),
+                ("at", at),
+                ("cancel", cancel or None),
+                ("replay", replay or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise CampaignError(f"{', '.join(given)} needs --profile")
+        if image_path is None:
+            raise CampaignError("give --image FILE or --profile NAME")
+    if image_path is not None:
+        data = image_path.read_bytes()
+    else:
+        assert profile is not None
+        data = profile_image(profile, size=image_size, seed=seed)
     header = parse_header(data)
     if current_version is None:
-        current_version = max(0, header.file_version - 1)
+        if profile is not None:
+            current_version = profile.zigbee.firmware_version
+        else:
+            current_version = max(0, header.file_version - 1)
     running = build_image(
         b"running image",
         manufacturer_id=header.manufacturer_id,
         image_type=header.image_type,
         file_version=current_version,
     )
-    client_policy = ClientPolicy(
-        max_data_size=max_data_size,
-        use_page_requests=page_size is not None,
-        page_size=page_size or 1024,
-    )
+    if profile is not None:
+        client_policy = gb_client_policy(profile)
+        if _explicit(ctx, "max_data_size"):
+            client_policy = client_policy.replace(max_data_size=max_data_size)
+        if page_size is not None:
+            client_policy = client_policy.replace(use_page_requests=True, page_size=page_size)
+        identity = ClientIdentity(
+            profile.zigbee.manufacturer_id, profile.zigbee.image_type, ieee=GB_DEVICE_IEEE
+        )
+    else:
+        client_policy = ClientPolicy(
+            max_data_size=max_data_size,
+            use_page_requests=page_size is not None,
+            page_size=page_size or 1024,
+        )
+        identity = ClientIdentity(header.manufacturer_id, header.image_type)
     when, delay = upgrade_time
     server_policy = ServerPolicy(
         block_size_cap=server_block_cap,
@@ -187,13 +333,15 @@ def simulate(
         sim = Simulation(
             running_image=running,
             images=[data],
-            identity=ClientIdentity(header.manufacturer_id, header.image_type),
+            identity=identity,
             client_policy=client_policy,
             server_policy=server_policy,
             link=link,
             power_cuts=[PowerCut(at_fraction=f) for f in power_loss],
             seed=seed,
             progress=progress,
+            gb_profile=profile,
+            plan=plan,
         )
         result = sim.run()
     if as_json:
@@ -210,3 +358,16 @@ def simulate(
     )
     click.echo(f"power losses:     {result.power_losses}")
     click.echo(f"virtual time:     {result.virtual_seconds:.3f} s")
+    if result.gb is not None:
+        gb = result.gb
+        click.echo(f"profile:          {gb['profile']} (activation {gb['activation_mode']})")
+        click.echo(f"alerts:           {' '.join(result.alerts) or '-'}")
+        response = result.activation_response
+        click.echo(f"CS06 response:    {'-' if response is None else response}")
+        for command in gb["commands"]:
+            verdict = command.get("verdict", "not processed")
+            answer = command.get("response")
+            click.echo(
+                f"  {command['kind']:<16}{verdict}"
+                + ("" if answer is None else f", response code {answer}")
+            )

@@ -110,7 +110,7 @@ class ActivationPlan:
         if self.at is not None and self.at.tzinfo is None:
             raise CampaignError(f"activation time {self.at.isoformat()} has no timezone")
         if self.cancel and self.at is None:
-            raise CampaignError("cancel needs a future-dated activation (at)")
+            raise CampaignError("cancel needs a future-dated activation time (--at)")
         if self.mode == "none" and (self.at or self.cancel or self.replay):
             raise CampaignError("activation mode none sends no command to date, cancel or replay")
         if self.mode == "ch-managed" and (self.cancel or self.replay):
