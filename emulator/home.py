@@ -771,8 +771,8 @@ class Home:
             return m.config.route != "dcc" or node.outcome is not None
         if not m.distributed:
             return False
-        if node.outcome in ("activated", "rejected", "failed"):
-            return True
+        if node.outcome in ("activated", "rejected"):
+            return True  # "failed" is not the end: the client queries again and may resume
         if node.downloaded and node.client.state in (
             oc.State.UPGRADE_VIA_OUT_OF_BAND,
             oc.State.WAITING_FOR_UPGRADE_MESSAGE,

@@ -29,12 +29,14 @@ def _version(value: int) -> str:
 def _table(report: HomeReport) -> Table:
     table = Table(title=f"home {report.home} (seed {report.seed}, server {report.server})")
     for column in ("device", "profile", "route", "version", "outcome", "reason", "time"):
-        table.add_column(column, no_wrap=column in ("version", "time", "outcome"))
+        table.add_column(
+            column, no_wrap=column != "reason", ratio=1 if column == "reason" else None
+        )
     for d in report.devices:
         version = _version(d.start_file_version)
         if d.final_file_version != d.start_file_version:
             version += f"→{_version(d.final_file_version)}"
-        outcome = d.outcome if d.as_expected else f"{d.outcome} (expected {d.expect})"
+        outcome = d.outcome if d.as_expected else f"{d.outcome} (not {d.expect})"
         time = "" if d.download_seconds is None else f"{d.download_seconds:.1f} s"
         style = None if d.as_expected else "red"
         table.add_row(
@@ -103,5 +105,8 @@ def run(
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        Console().print(_table(report))
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=140)
+        out.print(_table(report))
     ctx.exit(0 if report.ok else 1)

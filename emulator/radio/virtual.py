@@ -3,9 +3,11 @@
 `VirtualNetwork` is the air. The coordinator hands it packets through
 `VirtualControllerApplication.send_packet`; emulated nodes hand it packets through
 `VirtualNetwork.to_coordinator`. Every delivery is scheduled on the running loop after the frame's
-air time (250 kbit/s), never called synchronously, so a reply can never re-enter the sender. ZCL
-frames (never ZDO: join, interview and discovery stay intact) cross a seeded `Link` that may drop,
-duplicate or corrupt them. Every frame that reaches the air is offered to a capture (pcap).
+air time (250 kbit/s), never called synchronously, so a reply can never re-enter the sender.
+Frames of the faulted clusters (by default the OTA cluster only: join, interview, discovery and
+the GBCS tunnel, whose end-to-end retries hanemu does not model, stay intact) cross a seeded `Link`
+that may drop, duplicate or corrupt them. Every frame that reaches the air is offered to the
+captures (pcap).
 
 `VirtualControllerApplication` is a complete zigpy radio (the 11 abstract methods) with no
 hardware behind it. It also makes the coordinator speak Smart Energy, the profile (0x0109) every GB
@@ -57,6 +59,7 @@ from zigpy.zcl import foundation
 from emulator.ota.link import Link, LinkPolicy
 
 SE_PROFILE_ID = 0x0109
+OTA_CLUSTER = 0x0019
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:19:8b:36")
 BIT_RATE = 250_000
 """IEEE 802.15.4 at 2.4 GHz: 250 kbit/s."""
@@ -86,7 +89,11 @@ class VirtualNetwork:
     """The air: delivers packets between the coordinator and attached nodes, later, never inline."""
 
     def __init__(
-        self, *, faults: LinkPolicy | None = None, rng: random.Random | None = None
+        self,
+        *,
+        faults: LinkPolicy | None = None,
+        rng: random.Random | None = None,
+        faulted_clusters: tuple[int, ...] = (OTA_CLUSTER,),
     ) -> None:
         rng = rng or random.Random(0)
         policy = faults or LinkPolicy(latency_s=0.0, jitter_s=0.0)
@@ -96,6 +103,7 @@ class VirtualNetwork:
         self.nodes: dict[int, Node] = {}
         self.captures: list[Capture] = []
         self.frames = 0
+        self.faulted_clusters = frozenset(faulted_clusters)
 
     def attach(self, node: Node) -> None:
         self.nodes[node.nwk] = node
@@ -105,7 +113,7 @@ class VirtualNetwork:
 
     def _copies(self, packet: t.ZigbeePacket, link: Link) -> list[tuple[float, t.ZigbeePacket]]:
         delay = air_time(packet)
-        if packet.dst_ep == zigpy.zdo.ZDO_ENDPOINT or packet.src_ep == zigpy.zdo.ZDO_ENDPOINT:
+        if packet.cluster_id not in self.faulted_clusters:
             return [(delay, packet)]
         data = packet.data.serialize()
         return [
