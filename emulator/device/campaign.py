@@ -186,15 +186,17 @@ def profile_image(
     size: int = DEFAULT_IMAGE_SIZE,
     seed: int = DEFAULT_SEED,
     supplier: str = "A",
+    pki_seed: int = DEFAULT_SEED,
 ) -> bytes:
     """A GB OTA Upgrade Image that fits `profile` (manufacturer, image type, hardware range)
-    and is newer than what it runs, signed by `supplier` of the test PKI."""
+    and is newer than what it runs: a Manufacturer Image drawn from `seed`, signed by
+    `supplier` of the test PKI under `pki_seed`."""
     z = profile.zigbee
     if file_version is None:
         file_version = z.firmware_version + 1
     if not 0 <= file_version <= 0xFFFFFFFF:
         raise CampaignError(f"file version {file_version} does not fit in 32 bits")
-    signer = party(supplier, seed)
+    signer = party(supplier, pki_seed)
     return build_gb_image(
         manufacturer_image_for(profile, size=size, seed=seed),
         manufacturer_id=z.manufacturer_id,
