@@ -188,3 +188,41 @@ def test_shipped_homes_load():
     assert DEFAULT_HOME in homes
     for path in homes:
         load_home(path)
+
+
+@pytest.mark.parametrize("name", ["negative", "lossy", "zigpy-server"])
+def test_shipped_example_homes_reach_their_expectations(name):
+    from emulator.home import HOMES_DIR
+
+    report = run_home(load_home(HOMES_DIR / f"{name}.toml"))
+    assert report.ok, [(d.name, d.outcome, d.reason) for d in report.devices]
+
+
+def test_separate_processes_write_identical_reports_and_captures(tmp_path):
+    """Nothing in a run depends on the process: not hash order, not wall time."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for hash_seed in ("1", "2"):
+        report, pcap = tmp_path / f"r{hash_seed}.json", tmp_path / f"p{hash_seed}.pcap"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emulator.cli",
+                "home",
+                "run",
+                "--report",
+                str(report),
+                "--pcap",
+                str(pcap),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        outputs.append((report.read_bytes(), pcap.read_bytes()))
+    assert outputs[0] == outputs[1]
