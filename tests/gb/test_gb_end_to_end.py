@@ -331,3 +331,22 @@ def test_ch_managed_activation_at_a_time():
     assert command["t"] >= seconds_at(TOMORROW)
     assert result.alerts == ["8F72", "8F8B"]
     assert result.running_image == image
+
+
+def test_device_without_slots_stores_a_corrupted_image_but_cs06_hash_stops_it():
+    """A PPMID with no supplier certificate cannot check the image signature: it stores the
+    corrupted image and reports its hash in 8F72; the supplier's CS06 names the hash of what was
+    sent, so the device answers hashMismatch and keeps the old firmware."""
+    profile = load_profile("ppmid-opt1")
+    good = profile_image(profile, size=SIZE, seed=3)
+    at = parse_image(good).gb.manufacturer_image_offset + 7
+    corrupted = good[:at] + bytes([good[at] ^ 0x80]) + good[at + 1 :]
+    plan = ActivationPlan(image_hash=mi_hash(good))
+    sim, result, _ = campaign("ppmid-opt1", plan, image=corrupted)
+    assert result.alerts == ["8F72"]
+    assert result.gb is not None
+    assert result.gb["receipt_hash"] == mi_hash(corrupted).hex().upper()
+    assert result.gb["receipt_hash"] != mi_hash(good).hex().upper()
+    assert result.activation_response == 2
+    assert result.reason == "CS06 hashMismatch"
+    assert_old_firmware(sim, result, "ppmid-opt1")
