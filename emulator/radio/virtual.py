@@ -188,6 +188,12 @@ class SmartEnergyDevice(ZigbeeDevice):
 LocalHandler = Callable[[t.ZigbeePacket], None]
 
 
+def _zcl_tsn(data: bytes) -> int:
+    """The TSN of a ZCL frame (after the manufacturer code when there is one)."""
+    index = 3 if data and data[0] & 0x04 else 1
+    return data[index] if len(data) > index else 0
+
+
 class VirtualControllerApplication(zigpy.application.ControllerApplication):
     """A zigpy coordinator whose radio is a `VirtualNetwork`."""
 
@@ -242,7 +248,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             cluster,
             src_ep,
             dst_ep,
-            data[1] if len(data) > 1 else 0,
+            _zcl_tsn(data),
             data,
             expect_reply=False,
         )
