@@ -103,6 +103,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     "--profile",
     "profile_name",
     default=None,
+    metavar="NAME",
     help="Emulate a GB device of this profile (see `hanemu profiles list`).",
 )
 @click.option(
@@ -243,6 +244,10 @@ def simulate(
 
     With --profile the client is a GB device: after the download it raises the receipt alert
     (8F72, or 8F1C for an image it refuses) and the head-end activates it as --activate says.
+    The JSON then adds activation_response (the CS06 activateImageResponseCode: 0 success,
+    1 noImageHeld, 2 hashMismatch, 3 activationFailure; null when no CS06 was answered with an
+    outcome: refused before processing, future-dated (its result is alert 8F66 or 8F67), or
+    none sent) and alerts (codes the head-end received, in order, e.g. "8F72").
     """
     profile: DeviceProfile | None = None
     plan: ActivationPlan | None = None
