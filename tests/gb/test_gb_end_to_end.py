@@ -350,3 +350,15 @@ def test_device_without_slots_stores_a_corrupted_image_but_cs06_hash_stops_it():
     assert result.activation_response == 2
     assert result.reason == "CS06 hashMismatch"
     assert_old_firmware(sim, result, "ppmid-opt1")
+
+
+@pytest.mark.parametrize(("name", "signer"), [("ihd-opt1", "rogue"), ("hcalcs-opt1", "B")])
+def test_image_signed_by_a_party_without_a_slot_raises_8f1c(name, signer):
+    """The image's own supplier signature is checked against the device's slots on receipt."""
+    image = profile_image(load_profile(name), size=SIZE, seed=3, supplier=signer)
+    sim, result, _ = campaign(name, image=image)
+    assert result.alerts == ["8F1C"]
+    assert result.reason is not None
+    assert result.reason.startswith("INVALID_IMAGE: supplier signature")
+    assert result.activation_response == 1
+    assert_old_firmware(sim, result, name)
