@@ -16,6 +16,7 @@ client's and the activation handler's), never blocks and never reads wall time.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from emulator.ota.policy import ClientPolicy
 from emulator.profiles import OTA_CLUSTER, ZigbeeIdentity
 
 ZDO_PROFILE = 0x0000
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""Calendar time of clock time 0 (packet timestamps; the same epoch as campaigns and pcap)."""
 DISCOVERY_TIMEOUT_S = 5.0
 REBOOT_S = 2.0
 """Time from activation (or a power cut's end) to the node being back on the network."""
@@ -320,6 +323,7 @@ class EmulatedNode:
         else:
             address = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(dst))
         return t.ZigbeePacket(
+            timestamp=EPOCH + dt.timedelta(seconds=self.clock.now),
             src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(self.nwk)),
             src_ep=src_ep,
             dst=address,
