@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emulator.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED
+from emulator.cli.params import Int
 from emulator.errors import HanemuError, ImageBuildError
 from emulator.ota.image import (
     FORMATS,
@@ -30,22 +31,7 @@ from emulator.ota.integrity import manufacturer_image_hash
 from emulator.ota.verify import Status, verify_file
 from emulator.testpki import load_private_key, load_public_key
 
-
-class IntParam(click.ParamType):
-    """An integer in decimal or with a 0x / 0o / 0b prefix."""
-
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        try:
-            return int(value, 0)
-        except ValueError:
-            self.fail(f"{value!r} is not an integer (decimal or 0x-prefixed hex)", param, ctx)
-
-
-INT = IntParam()
+INT = Int()
 
 
 @click.group()

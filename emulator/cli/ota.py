@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from emulator.cli.params import Int
 from emulator.device.campaign import (
     DEFAULT_IMAGE_SIZE,
     MODES,
@@ -137,46 +138,46 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 @click.option("--replay", is_flag=True, help="Send the activation command's bytes again.")
 @click.option(
     "--image-size",
-    type=click.IntRange(1, 16 * 1024 * 1024),
+    type=Int(1, 16 * 1024 * 1024),
     default=DEFAULT_IMAGE_SIZE,
     show_default=True,
     help="With --profile and no --image: Manufacturer Image size in bytes.",
 )
 @click.option(
     "--current-version",
-    type=click.IntRange(0, 0xFFFFFFFF),
+    type=Int(0, 0xFFFFFFFF),
     default=None,
     help="File version the client runs (default: the image's version - 1).",
 )
 @click.option(
     "--max-data-size",
-    type=click.IntRange(1, 255),
+    type=Int(1, 255),
     default=63,
     show_default=True,
     help="Client MaximumDataSize.",
 )
 @click.option(
     "--server-block-cap",
-    type=click.IntRange(1, 255),
+    type=Int(1, 255),
     default=50,
     show_default=True,
     help="Largest block the server serves.",
 )
 @click.option(
     "--page-size",
-    type=click.IntRange(1, 0xFFFF),
+    type=Int(1, 0xFFFF),
     default=None,
     help="Use Image Page Requests of this many bytes.",
 )
 @click.option(
     "--wait-for-data",
-    type=click.IntRange(0, 0xFFFFFFFE),
+    type=Int(0, 0xFFFFFFFE),
     default=0,
     help="Server answers the first block request with WAIT_FOR_DATA for this long (s).",
 )
 @click.option(
     "--min-block-period",
-    type=click.IntRange(0, 0xFFFE),
+    type=Int(0, 0xFFFE),
     default=None,
     help="MinimumBlockPeriod the server imposes (ms).",
 )
@@ -210,7 +211,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     multiple=True,
     help="Cut power when the download reaches this fraction (repeatable).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=Int(0), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def simulate(

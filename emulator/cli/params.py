@@ -1,0 +1,35 @@
+"""Parameter types shared by the `hanemu` commands."""
+
+from __future__ import annotations
+
+import click
+
+
+class Int(click.ParamType):
+    """An integer in decimal or with a 0x / 0o / 0b prefix, optionally within [low, high].
+
+    Versions, ids and sizes in this field are written in hex as often as in decimal
+    (`--current-version 0x01020304`), so every integer option takes both.
+    """
+
+    name = "integer"
+
+    def __init__(self, low: int | None = None, high: int | None = None) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(str(value).replace("_", ""), 0)
+            except ValueError:
+                self.fail(f"{value!r} is not an integer (decimal or 0x-prefixed hex)", param, ctx)
+        if (self.low is not None and number < self.low) or (
+            self.high is not None and number > self.high
+        ):
+            low = "" if self.low is None else f"{self.low:#x}"
+            high = "" if self.high is None else f"{self.high:#x}"
+            self.fail(f"{value} is not in the range [{low}, {high}]", param, ctx)
+        return number
