@@ -155,3 +155,17 @@ def test_stock_zigpy_device_ignores_smart_energy_frames():
     assert ZigbeeDevice._parse_packet_header(None, packet) == (None, None)
     hdr, key = virtual.SmartEnergyDevice._parse_packet_header(None, packet)
     assert hdr.tsn == 5 and key.cluster_id == 0x0000
+
+
+def test_registered_as_a_zigpy_radio():
+    """zigpy applications find the virtual radio by name through the `zigpy.radio` entry point."""
+    from importlib.metadata import entry_points
+
+    from zigpy.application import ControllerApplication
+
+    from emulator.radio.virtual import VirtualControllerApplication
+
+    (entry,) = [e for e in entry_points(group="zigpy.radio") if e.name == "virtual"]
+    module = entry.load()
+    assert module.ControllerApplication is VirtualControllerApplication
+    assert issubclass(module.ControllerApplication, ControllerApplication)
