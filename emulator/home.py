@@ -434,7 +434,7 @@ class DeviceReport:
     retries: int
     power_losses: int
     download_seconds: float | None
-    activation_response: str | None
+    activation_response: int | None
     alerts: list[str]
     expect: str | None
 
@@ -780,7 +780,7 @@ class Home:
             plan = ActivationPlan(mode=m.campaign.activate, supplier=m.campaign.supplier)
             if plan.resolved_mode(m.config.profile) == "none":
                 return True
-            return m.gb is not None and m.gb.log.activation_response not in (None, "accepted")
+            return m.gb is not None and m.gb.log.verdict not in (None, "accepted")
         return False
 
     def _report(self, m: _Member) -> DeviceReport:
@@ -789,7 +789,7 @@ class Home:
         if outcome is None or (outcome == "no-image" and node.downloaded):
             if node.downloaded:
                 outcome = "downloaded"
-                verdict = m.gb.log.activation_response if m.gb is not None else None
+                verdict = m.gb.log.verdict if m.gb is not None else None
                 reason = (
                     f"activation refused: {verdict}"
                     if verdict not in (None, "accepted")

@@ -79,11 +79,12 @@ def test_default_home_end_to_end(tmp_path):
         assert d["final_file_version"] == 0x0123ABCE != d["start_file_version"]
     # Critical CS06 devices: receipt alert, then the supplier's command accepted.
     for name in ("ihd", "hcalcs"):
-        assert devices[name]["alerts"] == ["0x8F72"]
-        assert devices[name]["activation_response"] == "accepted"
+        assert devices[name]["alerts"] == ["8F72"]
+        assert devices[name]["activation_response"] == 0  # CS06 response: success
         assert devices[name]["bytes"] > 65536 and devices[name]["blocks"] > 1300
     # The CH-managed PPMID: the hub activates it and it raises CS09 (8F8B).
-    assert devices["ppmid"]["alerts"] == ["0x8F72", "0x8F8B"]
+    assert devices["ppmid"]["alerts"] == ["8F72", "8F8B"]
+    assert devices["ppmid"]["activation_response"] is None  # no CS06: the hub activated it
     # The CAD never uses the DCC route.
     assert devices["cad"]["blocks"] == 0 and devices["cad"]["alerts"] == []
 
@@ -112,7 +113,7 @@ def test_rogue_signed_image_is_rejected_with_alert_8f1c(home_file):
     report = run_home(load_home(home_file(small(supplier="rogue", expect="rejected"))))
     device = report.devices[0]
     assert device.outcome == "rejected" and "signature" in device.reason
-    assert device.alerts == ["0x8F1C"]
+    assert device.alerts == ["8F1C"]
     assert device.final_file_version == device.start_file_version
     assert report.ok
 
@@ -130,7 +131,7 @@ def test_zigpy_server_upgrades_se_devices(home_file):
     device = report.devices[0]
     assert report.server == "zigpy"
     assert device.outcome == "activated", device.reason
-    assert device.activation_response == "accepted" and device.alerts == ["0x8F72"]
+    assert device.activation_response == 0 and device.alerts == ["8F72"]
     assert device.final_file_version == 0x0123ABCE
 
 
