@@ -182,7 +182,8 @@ def _read(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ProfileError(source, None, "no such profile file") from None
+        known = ", ".join(profile_names(path.parent)) or "none"
+        raise ProfileError(source, None, f"no such profile file (profiles: {known})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(source, None, f"invalid TOML: {exc}") from None
 
