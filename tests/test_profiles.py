@@ -243,8 +243,9 @@ def test_invalid_toml_is_one_line_naming_the_file(scratch):
 
 def test_missing_profile(scratch):
     directory = scratch("x", BASE)
-    with pytest.raises(ProfileError, match=r"profiles/nope\.toml: no such profile file"):
+    with pytest.raises(ProfileError, match=r"profiles/nope\.toml: no such profile file") as err:
         load_profile("nope", directory)
+    assert str(err.value).endswith("(profiles: x)")  # names the profiles that do exist
 
 
 @pytest.mark.parametrize("name", ["../ihd", "IHD", "a b"])
