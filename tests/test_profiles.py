@@ -245,7 +245,7 @@ def test_missing_profile(scratch):
     directory = scratch("x", BASE)
     with pytest.raises(ProfileError, match=r"profiles/nope\.toml: no such profile file") as err:
         load_profile("nope", directory)
-    assert str(err.value).endswith("(profiles: x)")  # names the profiles that do exist
+    assert str(err.value).endswith("(profiles: base, x)")  # names the profiles that exist
 
 
 @pytest.mark.parametrize("name", ["../ihd", "IHD", "a b"])
