@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -316,3 +317,14 @@ def test_cli_on_mutated_files_exits_cleanly(fuzz_dir, data):
         assert isinstance(result.exception, SystemExit | None), result.exception
         assert result.exit_code in (0, 1, 2)
         assert "Traceback" not in result.output
+
+
+def test_every_command_area_loads():
+    """Areas load lazily; each name must lead to a click group of that name."""
+    from emulator.cli import AREAS
+
+    runner = CliRunner()
+    for name in AREAS:
+        group = cli.get_command(click.Context(cli), name)
+        assert isinstance(group, click.Group) and group.name == name
+        assert runner.invoke(cli, [name, "--help"]).exit_code == 0

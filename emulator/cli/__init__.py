@@ -1,12 +1,13 @@
 """The `hanemu` command line: one click group, one sub-group per area, one error boundary.
 
-Each area lives in its own module here (`image.py`, ...) and is registered below. This package
-owns turning `HanemuError` into one line on stderr and an exit status; it never holds protocol
-logic.
+Each area lives in its own module here (`image.py`, ...), named in `AREAS` and imported only
+when its command runs, so `hanemu image ...` does not pay for loading zigpy. This package owns
+turning `HanemuError` into one line on stderr and an exit status; it never holds protocol logic.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -20,8 +21,26 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+#: Command area -> the module holding a click group of the same name.
+AREAS = {
+    "gbcs": "emulator.cli.gbcs",
+    "home": "emulator.cli.home",
+    "image": "emulator.cli.image",
+    "ota": "emulator.cli.ota",
+    "profiles": "emulator.cli.profiles",
+}
+
+
 class HanemuGroup(click.Group):
-    """A click group that turns project errors and unreadable files into one line, exit 2."""
+    """A click group that loads each area on first use and turns project errors and unreadable
+    files into one line, exit 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(AREAS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = AREAS.get(name)
+        return None if module is None else getattr(importlib.import_module(module), name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -39,26 +58,6 @@ class HanemuGroup(click.Group):
 @click.version_option(__version__, prog_name="hanemu")
 def cli() -> None:
     """Emulated GB smart-metering HAN devices as Zigbee OTA Upgrade clients."""
-
-
-def _register() -> None:
-    from emulator.cli.image import image
-
-    cli.add_command(image)
-    from emulator.cli.gbcs import gbcs
-    from emulator.cli.profiles import profiles
-
-    cli.add_command(profiles)
-    cli.add_command(gbcs)
-    from emulator.cli.ota import ota
-
-    cli.add_command(ota)
-    from emulator.cli.home import home
-
-    cli.add_command(home)
-
-
-_register()
 
 
 def main() -> None:
