@@ -4,10 +4,11 @@
 the ZDO requests a coordinator interviews with (Node, Active EP and Simple descriptors, IEEE and
 NWK address, Match_Desc, Bind), answers Read Attributes on Basic and on its OTA client
 attributes, discovers the OTA server with Match_Desc on its own profile, and drives the sans-IO
-`OtaClient`: it carries out the client's actions on a `MemoryFlash` and a `Clock`, and sends its
-frames from the endpoint that lists the OTA cluster, with that endpoint's profile (0x0109 for
-every GB device). Other clusters reach handlers registered with `on_cluster` (the GB wiring uses
-this for SE Tunneling).
+`OtaClient` as a `ClientDriver` on a `MemoryFlash` and a `Clock`: it sends the client's frames
+from the endpoint that lists the OTA cluster, with that endpoint's profile (0x0109 for every GB
+device), resolves the server's EUI with IEEE_addr_req and cuts power at download fractions.
+Other clusters reach handlers registered with `on_cluster` (the GB wiring uses this for SE
+Tunneling).
 
 It talks to a radio through two callables (`transmit(packet)` and a clock), so the same node runs
 on the virtual radio and on any other. It never decides OTA or GBCS behaviour (those are the
@@ -28,9 +29,10 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
 from emulator.clock import Clock, TimerHandle
+from emulator.device.driver import ClientDriver
 from emulator.device.flash import MemoryFlash
 from emulator.ota import client as oc
-from emulator.ota.client import ClientIdentity, OtaClient
+from emulator.ota.client import ClientIdentity
 from emulator.ota.frames import Send
 from emulator.ota.image import parse_header
 from emulator.ota.policy import ClientPolicy
@@ -63,8 +65,10 @@ class NodeStats:
     transitions: list[tuple[float, str, str]] = field(default_factory=list)
 
 
-class EmulatedNode:
+class EmulatedNode(ClientDriver):
     """One emulated device: Zigbee identity, flash, OTA client, and the glue between them."""
+
+    reboot_after_activation_s = REBOOT_S
 
     def __init__(
         self,
@@ -87,12 +91,11 @@ class EmulatedNode:
         self.ieee_int = ieee
         self.identity = identity
         self.transmit = transmit
-        self.clock = clock
         self.rng = rng
         self.manufacturer = manufacturer
         self.model = model
-        self.flash = MemoryFlash(running_image)
-        self.start_file_version = self.flash.running_version
+        flash = MemoryFlash(running_image)
+        self.start_file_version = flash.running_version
         self.stats = NodeStats()
         self.outcome: str | None = None
         self.reason: str | None = None
@@ -105,19 +108,17 @@ class EmulatedNode:
             identity.endpoints[0],
         )
         self.server_endpoint: int | None = None
-        self._image_size = 0
         self._zdo_tsn = rng.randrange(256)
         self._aps = rng.randrange(256)
-        self._timer: TimerHandle | None = None
         self._discovery: TimerHandle | None = None
-        self._powered = False
         self._cuts = sorted(power_loss_at)
-        self.client = OtaClient(
-            ClientIdentity(identity.manufacturer_id, identity.image_type, ieee=ieee),
-            policy,
+        super().__init__(
+            clock=clock,
+            flash=flash,
+            identity=ClientIdentity(identity.manufacturer_id, identity.image_type, ieee=ieee),
+            policy=policy,
             rng=random.Random(rng.getrandbits(64)),
             verifier=verifier,
-            on_transition=self._on_transition,
         )
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -137,25 +138,11 @@ class EmulatedNode:
             broadcast=True,
         )
 
-    def power_on(self) -> None:
-        """Boot from flash and start the OTA client."""
-        self._powered = True
-        self._feed(self.flash.boot())
-        self._feed(oc.Start())
-
     def power_off(self) -> None:
-        if not self._powered:
-            return
-        self._feed(oc.PowerLost())
-        self._powered = False
-        for handle in (self._timer, self._discovery):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._discovery = None
-
-    def out_of_band_activate(self) -> None:
-        """The out-of-band mechanism (a GB command) allows activation of the waiting image."""
-        self._feed(oc.OutOfBandActivate())
+        super().power_off()
+        if self._discovery is not None:
+            self._discovery.cancel()
+            self._discovery = None
 
     def on_cluster(self, cluster: int, handler: ClusterHandler) -> None:
         self._handlers[cluster] = handler
@@ -178,7 +165,7 @@ class EmulatedNode:
             return b""
         return bytes(self.flash.slot[: record.image_size])
 
-    # -- the OTA client's actions ---------------------------------------------------------------
+    # -- the OTA client's actions (ClientDriver hooks) ------------------------------------------
 
     def _on_transition(self, tr: oc.Transition) -> None:
         now = self.clock.now
@@ -190,58 +177,23 @@ class EmulatedNode:
         for callback in self.on_state:
             callback(tr.new)
 
-    def _feed(self, event: oc.Event) -> None:
-        if not self._powered and not isinstance(event, oc.PowerLost):
-            return
-        self._apply(self.client.handle(event, self.clock.now))
+    def _on_block_written(self, end: int, size: int) -> bool:
+        self.stats.blocks += 1
+        self.stats.bytes += size
+        if self.on_progress is not None:
+            self.on_progress(end, self._image_size)
+        if self._cuts and self._image_size and end >= self._cuts[0] * self._image_size:
+            self._cuts.pop(0)
+            self._power_cut()
+            return True
+        return False
 
-    def _apply(self, actions: list[Any]) -> None:
-        for action in actions:
-            if not self._powered:
-                return
-            kind = type(action)
-            if kind is Send:
-                self._send_ota(action)
-            elif kind is oc.ArmTimer:
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = self.clock.call_later(action.delay, self._fire, action.token)
-            elif kind is oc.CancelTimer:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-            elif kind is oc.WriteSlot:
-                self.flash.write_slot(action.offset, action.data)
-                self.stats.blocks += 1
-                self.stats.bytes += len(action.data)
-                end = action.offset + len(action.data)
-                if self.on_progress is not None:
-                    self.on_progress(end, self._image_size)
-                if self._cuts and self._image_size and end >= self._cuts[0] * self._image_size:
-                    self._cuts.pop(0)
-                    self._power_cut()
-                    return
-            elif kind is oc.CommitRecord:
-                self.flash.commit_record(action.record)
-                if action.record is not None:
-                    self._image_size = action.record.image_size
-            elif kind is oc.Activate:
-                self._activate()
-                return
-            elif kind is oc.DiscoverServer:
-                self._discover()
-            elif kind is oc.ResolveServerEui:
-                self._zdo_send(
-                    zdo_t.ZDOCmd.IEEE_addr_req,
-                    [t.NWK(action.address), zdo_t.AddrRequestType.Single, t.uint8_t(0)],
-                    dst=action.address,
-                )
-            elif kind is oc.Outcome:
-                self.finish(action.kind, action.reason)
+    def _on_activated(self, version: int) -> None:
+        self.stats.activated_at = self.clock.now
+        self.finish("activated")
 
-    def _fire(self, token: int) -> None:
-        self._timer = None
-        self._feed(oc.TimerFired(token))
+    def _on_outcome(self, kind: str, reason: str | None) -> None:
+        self.finish(kind, reason)
 
     def _power_cut(self) -> None:
         self.stats.power_losses += 1
@@ -266,19 +218,12 @@ class EmulatedNode:
             )
         )
         self.stats.bytes += len(data)
-        self.flash.activate()
+        self._switch_image()
         self.stats.activated_at = self.clock.now
         self.finish("activated", f"installed {how}")
         self.clock.call_later(REBOOT_S, self.power_on)
 
-    def _activate(self) -> None:
-        self.flash.activate()
-        self.stats.activated_at = self.clock.now
-        self.finish("activated")
-        self.power_off()  # the device reboots into the new image
-        self.clock.call_later(REBOOT_S, self.power_on)
-
-    def _discover(self) -> None:
+    def _discover_server(self) -> None:
         self._zdo_send(
             zdo_t.ZDOCmd.Match_Desc_req,
             [
@@ -292,6 +237,13 @@ class EmulatedNode:
         if self._discovery is not None:
             self._discovery.cancel()
         self._discovery = self.clock.call_later(DISCOVERY_TIMEOUT_S, self._discovery_failed)
+
+    def _resolve_server_eui(self, address: int) -> None:
+        self._zdo_send(
+            zdo_t.ZDOCmd.IEEE_addr_req,
+            [t.NWK(address), zdo_t.AddrRequestType.Single, t.uint8_t(0)],
+            dst=address,
+        )
 
     def _discovery_failed(self) -> None:
         self._discovery = None
@@ -350,13 +302,13 @@ class EmulatedNode:
             )
         )
 
-    def _send_ota(self, send: Send) -> None:
+    def _send_frame(self, send: Send) -> None:
         if send.delay > 0:
-            self.clock.call_later(send.delay, self._send_ota_now, send)
+            self.clock.call_later(send.delay, self._send_frame_now, send)
         else:
-            self._send_ota_now(send)
+            self._send_frame_now(send)
 
-    def _send_ota_now(self, send: Send) -> None:
+    def _send_frame_now(self, send: Send) -> None:
         if self._powered:
             self.send_zcl(OTA_CLUSTER, send.data, dst=send.dst)
 

@@ -1,12 +1,13 @@
 """One OTA client against one OTA server over a seeded link, in virtual or real time.
 
-This module owns the driver that carries out the sans-IO machines' actions: it schedules frame
-deliveries through two `Link`s on a `VirtualClock`, arms the client's timer, applies flash writes
-and commits to a `MemoryFlash`, cuts and restores power when told to, answers server discovery with
-the one known server, reboots the client after activation, and records what happened. It is what
-`hanemu ota simulate` runs and what the conformance and power-loss tests drive. It never decides
-protocol behaviour (that is the client's and server's) and never reads wall time itself: time
-comes from the clock it is given (virtual by default, `RealClock` for `run_realtime`).
+`Simulation` is a `ClientDriver` (`emulator.device.driver`, which carries out the client's
+actions on a `MemoryFlash`) that also runs the server: it schedules frame deliveries through two
+`Link`s on a `VirtualClock`, cuts and restores power when told to (at a time, after a flash
+operation, at a download fraction), answers server discovery with the one known server, and
+records what happened. It is what `hanemu ota simulate` runs and what the conformance and
+power-loss tests drive. It never decides protocol behaviour (that is the client's and server's)
+and never reads wall time itself: time comes from the clock it is given (virtual by default,
+`RealClock` for `run_realtime`).
 
 Given a device profile (`gb_profile`), the client is also a GB HAN device: a `GbDevice`
 (`emulator.device.gbdevice`) wires its GBCS `ActivationHandler` to the client, and the driver plays
@@ -35,6 +36,7 @@ from zigpy.zcl import foundation
 
 from emulator.clock import Clock, RealClock, TimerHandle, VirtualClock
 from emulator.device.campaign import ActivationPlan, at_time, image_hash, seconds_at
+from emulator.device.driver import ClientDriver
 from emulator.device.flash import MemoryFlash
 from emulator.device.gbdevice import (
     GBCS_TUNNEL_ID,
@@ -188,10 +190,10 @@ class _SimNode:
         self.handlers[cluster] = handler
 
     def out_of_band_activate(self) -> None:
-        self._sim._feed(oc.OutOfBandActivate())
+        self._sim.out_of_band_activate()
 
 
-class Simulation:
+class Simulation(ClientDriver):
     """Wires client, server, links, flash and clock; `run()` plays it to an outcome."""
 
     def __init__(
@@ -221,9 +223,8 @@ class Simulation:
         head-end asks of it (default: nothing), `headend_at` sends the plan at that virtual
         time instead of once the download is over, `pki_seed` picks the test PKI's keys."""
         rng = random.Random(seed)
-        self.clock: Clock = clock if clock is not None else VirtualClock()
-        self.flash = flash if flash is not None else MemoryFlash(running_image)
-        self._original_running = self.flash.running
+        clock = clock if clock is not None else VirtualClock()
+        flash = flash if flash is not None else MemoryFlash(running_image)
         if store is None:
             store = ImageStore()
             for data in images:
@@ -233,12 +234,13 @@ class Simulation:
         link = link or LinkPolicy()
         self.up = Link(link, random.Random(rng.getrandbits(64)))
         self.down = Link(link, random.Random(rng.getrandbits(64)))
-        self.client = OtaClient(
-            identity,
-            client_policy,
+        super().__init__(
+            clock=clock,
+            flash=flash,
+            identity=identity,
+            policy=client_policy,
             rng=random.Random(rng.getrandbits(64)),
             verifier=verifier,
-            on_transition=self._on_transition,
         )
         self.power_cuts = list(power_cuts)
         self.max_virtual_s = max_virtual_s
@@ -254,14 +256,10 @@ class Simulation:
         self.resumed_from: list[int] = []
         self.committed_at_cut: list[int] = []
         self.invalid_records = 0
-        self.running_changed_early = False
-        self._timer: TimerHandle | None = None
         self.activation_response: int | None = None
         self.alerts: list[str] = []
         self._on_finish: Callable[[], None] | None = None
-        self._powered = False
         self._flash_ops = 0
-        self._image_size = 0
         self._fraction_cuts = sorted(
             (c for c in self.power_cuts if c.at_fraction is not None),
             key=lambda c: c.at_fraction or 0.0,
@@ -309,59 +307,34 @@ class Simulation:
             else:
                 self._download_over()
 
-    # -- driving the client ---------------------------------------------------------------------
+    # -- driving the client (ClientDriver hooks) ----------------------------------------------
 
-    def _feed(self, event: oc.Event) -> None:
-        if self.outcome is not None and not isinstance(event, oc.PowerLost | oc.PowerRestored):
-            return
-        actions = self.client.handle(event, self.clock.now)
-        self._apply(actions)
+    def _accepts(self, event: oc.Event) -> bool:
+        return self.outcome is None or isinstance(event, oc.PowerLost | oc.PowerRestored)
 
-    def _apply(self, actions: list[Any]) -> None:
-        for action in actions:
-            if not self._powered:
-                return  # power went while carrying out this batch: the rest never happened
-            kind = type(action)
-            if kind is Send:
-                self._transmit(self.up, action, self._to_server)
-            elif kind is oc.ArmTimer:
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = self.clock.call_later(action.delay, self._fire, action.token)
-            elif kind is oc.CancelTimer:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-            elif kind is oc.WriteSlot:
-                self.flash.write_slot(action.offset, action.data)
-                self.blocks += 1
-                self.bytes += len(action.data)
-                end = action.offset + len(action.data)
-                if self.progress is not None:
-                    self.progress(end, self._image_size)
-                if self._flash_op() or self._fraction_reached(end):
-                    return
-            elif kind is oc.CommitRecord:
-                self.flash.commit_record(action.record)
-                if action.record is not None:
-                    self._image_size = action.record.image_size
-                if self._flash_op():
-                    return
-            elif kind is oc.Activate:
-                self._activate(action)
-                return
-            elif kind is oc.DiscoverServer:
-                self.clock.call_later(
-                    DISCOVERY_LATENCY_S, self._feed, oc.ServerFound(SERVER_ADDRESS)
-                )
-            elif kind is oc.ResolveServerEui:
-                self.clock.call_later(
-                    DISCOVERY_LATENCY_S, self._feed, oc.ServerEuiResolved(SERVER_IEEE)
-                )
-            elif kind is oc.Outcome:
-                self._finish(action.kind, action.reason)
-                if self.gb is not None:
-                    self._download_over()
+    def _send_frame(self, send: Send) -> None:
+        self._transmit(self.up, send, self._to_server)
+
+    def _discover_server(self) -> None:
+        self.clock.call_later(DISCOVERY_LATENCY_S, self._feed, oc.ServerFound(SERVER_ADDRESS))
+
+    def _resolve_server_eui(self, address: int) -> None:
+        self.clock.call_later(DISCOVERY_LATENCY_S, self._feed, oc.ServerEuiResolved(SERVER_IEEE))
+
+    def _on_block_written(self, end: int, size: int) -> bool:
+        self.blocks += 1
+        self.bytes += size
+        if self.progress is not None:
+            self.progress(end, self._image_size)
+        return self._flash_op() or self._fraction_reached(end)
+
+    def _on_record_committed(self) -> bool:
+        return self._flash_op()
+
+    def _on_outcome(self, kind: str, reason: str | None) -> None:
+        self._finish(kind, reason)
+        if self.gb is not None:
+            self._download_over()
 
     def _flash_op(self) -> bool:
         """Count a flash operation; cut power if a cut is due now. True if power was cut."""
@@ -381,10 +354,6 @@ class Simulation:
             return True
         return False
 
-    def _fire(self, token: int) -> None:
-        self._timer = None
-        self._feed(oc.TimerFired(token))
-
     def _transmit(self, link: Link, send: Send, deliver: Callable[[bytes], None]) -> None:
         for delay, data in link.transmit(send.data):
             self.clock.call_later(send.delay + delay, deliver, data)
@@ -399,16 +368,12 @@ class Simulation:
 
     # -- power and activation ----------------------------------------------------------------------
 
-    def _boot(self) -> None:
-        self._powered = True
-        boot = self.flash.boot()
+    def _on_boot(self, boot: oc.PowerRestored) -> None:
         if self.flash.record_bytes and boot.record is None:
             self.invalid_records += 1
         if self.power_losses:
             self.resumed_from.append(boot.record.file_offset if boot.record is not None else 0)
             self._event("power-restored", record_offset=self.resumed_from[-1])
-        self._feed(boot)
-        self._feed(oc.Start())
 
     def _cut_power(self, cut: PowerCut) -> None:
         if not self._powered or self.outcome is not None:
@@ -418,28 +383,12 @@ class Simulation:
         record = self.flash.record
         self.committed_at_cut.append(record.file_offset if record is not None else 0)
         self._event("power-lost", record_offset=self.committed_at_cut[-1])
-        self._power_down()
-        self.clock.call_later(cut.off_for_s, self._boot)
+        self.power_off()
+        self.clock.call_later(cut.off_for_s, self.power_on)
 
-    def _power_down(self) -> None:
-        self._feed(oc.PowerLost())
-        self._powered = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _check_running_untouched(self) -> None:
-        """Rule 7: the running image changes only by activation."""
-        if self.flash.running != self._original_running:
-            self.running_changed_early = True
-
-    def _activate(self, action: oc.Activate) -> None:
-        self._check_running_untouched()
-        version = self.flash.activate()
-        self._original_running = self.flash.running
+    def _on_activated(self, version: int) -> None:
         self._event("activated", file_version=version)
         self._finish("activated", None)
-        self._power_down()  # the device reboots into the new image
         if self.gb is not None:
             self._download_over()
 
@@ -722,7 +671,7 @@ class Simulation:
         clock = self.clock
         if not isinstance(clock, VirtualClock):
             raise TypeError("run() needs a VirtualClock; use run_realtime() with a RealClock")
-        self._boot()
+        self.power_on()
         limit = self.max_virtual_s
         while self.outcome is None if self.gb is None else not self._gb_done():
             due = clock.next_due()
@@ -744,7 +693,7 @@ class Simulation:
             raise PolicyError("a GB campaign runs in virtual time only")
         done = asyncio.Event()
         self._on_finish = done.set
-        self._boot()
+        self.power_on()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), self.max_virtual_s)
         self._finish_without_outcome()
