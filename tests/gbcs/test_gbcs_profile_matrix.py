@@ -8,13 +8,8 @@ import hashlib
 
 import pytest
 
-from emulator.gbcs.activation import (
-    ActivationConfig,
-    ActivationHandler,
-    ActivationState,
-    SupplierSlot,
-    Verdict,
-)
+from emulator.device.gbdevice import activation_config
+from emulator.gbcs.activation import ActivationHandler, ActivationState, Verdict
 from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
 from emulator.profiles import load_profile
 from emulator.testpki import derive_key
@@ -23,7 +18,6 @@ NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 DEVICE_ID = bytes.fromhex("00DB1234567890B1")
 IMAGE = b"\x42" * 500
 NEW = bytes.fromhex("0123ABCE")
-SUPPLIERS = ("supplier-a", "supplier-b")
 
 
 def party(name: str) -> RemoteParty:
@@ -33,20 +27,8 @@ def party(name: str) -> RemoteParty:
 def handler_for(profile_name: str) -> ActivationHandler:
     """A device built from a shipped profile, its slots filled with suppliers A then B."""
     profile = load_profile(profile_name)
-    slots = tuple(
-        SupplierSlot(TEST_ENTITY_IDS[n], derive_key(n).public_key(), n)
-        for n in SUPPLIERS[: profile.supplier_slots]
-    )
-    config = ActivationConfig(
-        device_id=DEVICE_ID,
-        activation=profile.activation,
-        ka_key=derive_key(f"{profile_name}-ka"),
-        acb_ka_public=derive_key("acb").public_key(),
-        acb_id=TEST_ENTITY_IDS["acb"],
-        slots=slots,
-        slot_capacity=profile.supplier_slots,
-        signing_key=derive_key(f"{profile_name}-ds"),
-    )
+    config = activation_config(profile, int.from_bytes(DEVICE_ID, "big"))
+    assert config.device_id == DEVICE_ID
     version = profile.zigbee.firmware_version.to_bytes(4, "big")
     handler = ActivationHandler(config, ActivationState(version))
     handler.image_stored(IMAGE, NEW, verified=True, now=NOW)
