@@ -44,24 +44,21 @@ from emulator.device.campaign import (
     profile_image,
 )
 from emulator.device.gbdevice import (
-    SUPPLIERS as SUPPLIER_SLOTS,
-)
-from emulator.device.gbdevice import (
     GbDevice,
+    activation_config,
     client_policy,
     device_entity_id,
+    device_verifier,
     manufacturer_image,
 )
-from emulator.device.hub import (
-    HUB_DESCRIPTOR,
-    HUB_ENDPOINT,
+from emulator.device.hub import HUB_DESCRIPTOR, HUB_ENDPOINT, CommsHub
+from emulator.device.node import EmulatedNode
+from emulator.device.tunnel import (
     HUB_INSTRUCTION_ACTIVATE,
     HUB_INSTRUCTION_TUNNEL_ID,
     TUNNELING_CLUSTER,
-    CommsHub,
     transfer_data,
 )
-from emulator.device.node import EmulatedNode
 from emulator.errors import GbcsFormatError, HanemuError, ProfileError
 from emulator.gbcs.frame import decode_frame
 from emulator.gbcs.headend import HeadEnd
@@ -651,7 +648,11 @@ class Home:
             policy=client_policy(profile) if gb_route else profile.ota,
             manufacturer="hanemu",
             model=f"{profile.device_type} {profile.name}",
-            verifier=_slot_verifier(profile),
+            verifier=(
+                None
+                if profile.ota.verification == "none"
+                else device_verifier(activation_config(profile, ieee))
+            ),
             power_loss_at=self.config.faults.power_loss_at,
         )
         if self.progress is not None:
@@ -822,29 +823,6 @@ class Home:
             alerts=list(m.gb.log.alerts) if m.gb is not None else [],
             expect=m.config.expect,
         )
-
-
-def _slot_verifier(profile: DeviceProfile) -> oc.Verifier | None:
-    """The device's image check: with supplier slots, a GB supplier signature must verify
-    against the certificate in one of them; without, the file's own checks."""
-    if profile.ota.verification == "none":
-        return None
-    if not profile.supplier_slots:
-        return oc.default_verifier
-    hooks = [
-        oc.verifier_for(supplier_public_key=derive_key(name).public_key())
-        for name in SUPPLIER_SLOTS[: profile.supplier_slots]
-    ]
-
-    def verify(data: bytes) -> tuple[bool, str | None]:
-        why = None
-        for hook in hooks:
-            ok, why = hook(data)
-            if ok:
-                return True, None
-        return False, why
-
-    return verify
 
 
 def run_home(

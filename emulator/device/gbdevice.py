@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from emulator.device.tunnel import GBCS_TUNNEL_ID, HUB_INSTRUCTION_TUNNEL_ID, TUNNELING_CLUSTER
 from emulator.errors import ImageFormatError
 from emulator.gbcs.activation import (
     ACTIVATION_RULES,
@@ -53,9 +54,6 @@ from emulator.ota.policy import ClientPolicy
 from emulator.profiles import DeviceProfile
 from emulator.testpki import derive_key
 
-TUNNELING_CLUSTER = 0x0704
-GBCS_TUNNEL_ID = 0x0001
-HUB_INSTRUCTION_TUNNEL_ID = 0x0002
 SUPPLIERS = ("supplier-a", "supplier-b")
 """Supplier certificates a device's slots are filled with, in order."""
 
@@ -105,6 +103,25 @@ def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> Ac
         slot_capacity=profile.supplier_slots,
         signing_key=derive_key(f"{profile.name}-ds", seed),
     )
+
+
+def device_verifier(config: ActivationConfig) -> oc.Verifier:
+    """How a GB device checks a finished download: every file check, and for a GB image the
+    supplier signature against each certificate in the device's slots (good if one verifies).
+    A device with no slot cannot check a supplier signature; it checks the rest."""
+    checks = [oc.verifier_for(supplier_public_key=s.public_key) for s in config.slots]
+    checks = checks or [oc.verifier_for()]
+
+    def verify(data: bytes) -> tuple[bool, str | None]:
+        first: str | None = None
+        for check in checks:
+            ok, why = check(data)
+            if ok:
+                return True, None
+            first = first or why
+        return False, first
+
+    return verify
 
 
 class GbNode(Protocol):

@@ -16,7 +16,6 @@ reads wall time.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +23,13 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from emulator.clock import Clock
+from emulator.device.tunnel import (
+    GBCS_TUNNEL_ID,
+    TRANSFER_DATA_C2S,
+    TUNNELING_CLUSTER,
+    parse_transfer_data,
+    transfer_data,
+)
 from emulator.ota.frames import Send
 from emulator.ota.server import OtaServer
 from emulator.profiles import OTA_CLUSTER, SMART_ENERGY_PROFILE
@@ -45,18 +51,6 @@ HUB_ENDPOINT = 9
 """The Comms Hub's Smart Energy endpoint (any free id: devices find it with Match_Desc)."""
 ESI_DEVICE_ID = 0x0500
 """SE device id of an Energy Service Interface (the Comms Hub's HAN role)."""
-TUNNELING_CLUSTER = 0x0704
-TRANSFER_DATA_S2C = 0x01
-"""TransferData from the tunnelling server (the hub) to a client (a device)."""
-TRANSFER_DATA_C2S = 0x02
-"""TransferData from a client to the server (0x01 that way is CloseTunnel)."""
-GBCS_TUNNEL_ID = 0x0001
-HUB_INSTRUCTION_TUNNEL_ID = 0x0002
-"""The hub's own activation instruction to a CH-managed device (SR 11.4). The GB documents do
-not say how the instruction travels on the HAN; hanemu gives it its own tunnel."""
-HUB_INSTRUCTION_ACTIVATE = b"\x01"
-"""The one instruction on that tunnel: activate the image held."""
-
 HUB_DESCRIPTOR = {
     "endpoint": HUB_ENDPOINT,
     "profile": SMART_ENERGY_PROFILE,
@@ -66,31 +60,6 @@ HUB_DESCRIPTOR = {
     "output_clusters": [],
 }
 """For the coordinator's `additional_endpoints` configuration."""
-
-
-def transfer_data(
-    tsn: int,
-    data: bytes,
-    *,
-    direction: foundation.Direction,
-    tunnel_id: int = GBCS_TUNNEL_ID,
-) -> bytes:
-    """A ZCL SE Tunneling TransferData frame carrying `data` on a tunnel."""
-    command = (
-        TRANSFER_DATA_C2S
-        if direction == foundation.Direction.Client_to_Server
-        else TRANSFER_DATA_S2C
-    )
-    header = foundation.ZCLHeader.cluster(tsn, command, direction=direction)
-    header.frame_control = header.frame_control.replace(disable_default_response=True)
-    return header.serialize() + struct.pack("<H", tunnel_id) + data
-
-
-def parse_transfer_data(payload: bytes) -> tuple[int, bytes] | None:
-    """(tunnel id, data) of a TransferData payload (after the ZCL header), or None."""
-    if len(payload) < 2:
-        return None
-    return struct.unpack_from("<H", payload)[0], payload[2:]
 
 
 TunnelHandler = Callable[[int, bytes], None]

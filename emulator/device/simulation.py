@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,15 +38,18 @@ from emulator.device.campaign import ActivationPlan, at_time, image_hash, second
 from emulator.device.driver import ClientDriver
 from emulator.device.flash import MemoryFlash
 from emulator.device.gbdevice import (
+    GbDevice,
+    activation_config,
+    device_verifier,
+    manufacturer_image,
+)
+from emulator.device.tunnel import (
     GBCS_TUNNEL_ID,
     HUB_INSTRUCTION_TUNNEL_ID,
     TUNNELING_CLUSTER,
-    GbDevice,
-    activation_config,
-    manufacturer_image,
+    transfer_data,
 )
 from emulator.errors import GbcsFormatError, PolicyError
-from emulator.gbcs.activation import ActivationConfig
 from emulator.gbcs.frame import decode_frame
 from emulator.gbcs.messages import (
     ActivateFirmwareCommand,
@@ -77,8 +79,6 @@ COMMAND_SPACING_S = 1.0
 """Between successive commands of one activation plan."""
 FUTURE_MARGIN_S = 3600.0
 """Simulated time kept after a future-dated activation's time."""
-TRANSFER_DATA_S2C = 0x01
-TRANSFER_DATA_C2S = 0x02
 HUB_INSTRUCTION_ACTIVATE = b"\x01"
 RESPONSE_CODE_NAMES = {0: "success", 1: "noImageHeld", 2: "hashMismatch", 3: "activationFailure"}
 """activateImageResponseCode names as GBCS spells them."""
@@ -142,36 +142,6 @@ class SimulationResult:
             **gb,
             "events": self.events,
         }
-
-
-def device_verifier(config: ActivationConfig) -> oc.Verifier:
-    """How a GB device checks a finished download: every file check, and for a GB image the
-    supplier signature against each certificate in the device's slots (good if one verifies).
-    A device with no slot cannot check a supplier signature; it checks the rest."""
-    checks = [oc.verifier_for(supplier_public_key=s.public_key) for s in config.slots]
-    checks = checks or [oc.verifier_for()]
-
-    def verify(data: bytes) -> tuple[bool, str | None]:
-        first: str | None = None
-        for check in checks:
-            ok, why = check(data)
-            if ok:
-                return True, None
-            first = first or why
-        return False, first
-
-    return verify
-
-
-def _transfer_data(tsn: int, data: bytes, *, command: int, tunnel: int) -> bytes:
-    direction = (
-        foundation.Direction.Server_to_Client
-        if command == TRANSFER_DATA_S2C
-        else foundation.Direction.Client_to_Server
-    )
-    header = foundation.ZCLHeader.cluster(tsn, command, direction=direction)
-    header.frame_control = header.frame_control.replace(disable_default_response=True)
-    return header.serialize() + struct.pack("<H", tunnel) + data
 
 
 class _SimNode:
@@ -519,7 +489,12 @@ class Simulation(ClientDriver):
 
     def _to_device(self, tunnel: int, data: bytes, command: dict[str, Any] | None) -> None:
         """Head-end -> hub -> device: one TransferData frame over the tunnel link."""
-        zcl = _transfer_data(self._next_tsn(), data, command=TRANSFER_DATA_S2C, tunnel=tunnel)
+        zcl = transfer_data(
+            self._next_tsn(),
+            data,
+            direction=foundation.Direction.Server_to_Client,
+            tunnel_id=tunnel,
+        )
         for delay, frame in self.tunnel.transmit(zcl):
             self._gb_in_flight += 1
             self.clock.call_later(delay, self._device_receives, frame, command)
@@ -562,9 +537,7 @@ class Simulation(ClientDriver):
 
     def _device_sends(self, data: bytes) -> None:
         """Device -> hub -> head-end: a response or alert as TransferData."""
-        zcl = _transfer_data(
-            self._next_tsn(), data, command=TRANSFER_DATA_C2S, tunnel=GBCS_TUNNEL_ID
-        )
+        zcl = transfer_data(self._next_tsn(), data, direction=foundation.Direction.Client_to_Server)
         for delay, frame in self.tunnel.transmit(zcl):
             self._gb_in_flight += 1
             self.clock.call_later(delay, self._headend_receives, frame)
