@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
+from emulator.cli.params import Int
 from emulator.home import DEFAULT_HOME, HomeReport, load_home, run_home
 
 
@@ -51,7 +52,7 @@ def _table(report: HomeReport) -> Table:
     "home_file", required=False, type=click.Path(dir_okay=False, path_type=Path), default=None
 )
 @click.option(
-    "--seed", type=int, default=None, help="Seed for every random choice (default: the file's)."
+    "--seed", type=Int(0), default=None, help="Seed for every random choice (default: the file's)."
 )
 @click.option(
     "--report",

@@ -29,7 +29,9 @@ class Int(click.ParamType):
         if (self.low is not None and number < self.low) or (
             self.high is not None and number > self.high
         ):
-            low = "" if self.low is None else f"{self.low:#x}"
-            high = "" if self.high is None else f"{self.high:#x}"
-            self.fail(f"{value} is not in the range [{low}, {high}]", param, ctx)
+            if self.high is None:
+                self.fail(f"{value} is below the minimum {self.low}", param, ctx)
+            if self.low is None:
+                self.fail(f"{value} is above the maximum {self.high:#x}", param, ctx)
+            self.fail(f"{value} is not in the range [{self.low:#x}, {self.high:#x}]", param, ctx)
         return number
