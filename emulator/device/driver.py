@@ -51,6 +51,8 @@ class ClientDriver:
         self._timer: TimerHandle | None = None
         self._powered = False
         self._image_size = 0
+        self._handling = False
+        self._deferred: list[oc.Event] = []
 
     # -- power ----------------------------------------------------------------------------------
 
@@ -79,8 +81,26 @@ class ClientDriver:
     # -- carrying out the client's actions ------------------------------------------------------
 
     def _feed(self, event: oc.Event) -> None:
-        if self._powered and self._accepts(event):
-            self._apply(self.client.handle(event, self.clock.now))
+        """Hand one event to the client and carry out its actions.
+
+        An event raised from inside the client's own handling (a transition callback, e.g. a GB
+        device allowing activation the moment the client enters UPGRADE_VIA_OUT_OF_BAND) waits
+        until that handling and its actions are done: the client is never re-entered, and the
+        later event's actions (a countdown timer, say) are not overwritten by the earlier one's.
+        """
+        if self._handling:
+            self._deferred.append(event)
+            return
+        if not (self._powered and self._accepts(event)):
+            return
+        self._handling = True
+        try:
+            actions = self.client.handle(event, self.clock.now)
+        finally:
+            self._handling = False
+        self._apply(actions)
+        while self._deferred:
+            self._feed(self._deferred.pop(0))
 
     def _apply(self, actions: list[Any]) -> None:
         for action in actions:

@@ -195,6 +195,11 @@ class GbDevice:
         node.on_cluster(TUNNELING_CLUSTER, self._tunnel)
         node.on_state.append(self._state)
 
+    @property
+    def activation_pending(self) -> bool:
+        """An accepted activation is waiting for the OTA client to be ready to switch."""
+        return self._activate_when_ready
+
     @classmethod
     def for_profile(
         cls,

@@ -226,6 +226,8 @@ class Simulation(ClientDriver):
         self.resumed_from: list[int] = []
         self.committed_at_cut: list[int] = []
         self.invalid_records = 0
+        self._rebooting = False
+        """Power was cut and is due back: the run is not over while a device is rebooting."""
         self.activation_response: int | None = None
         self.alerts: list[str] = []
         self._on_finish: Callable[[], None] | None = None
@@ -339,6 +341,9 @@ class Simulation(ClientDriver):
     # -- power and activation ----------------------------------------------------------------------
 
     def _on_boot(self, boot: oc.PowerRestored) -> None:
+        self._rebooting = False
+        if self.gb is not None:
+            self._arm_tick()  # a future-dated activation that fell due while off runs now
         if self.flash.record_bytes and boot.record is None:
             self.invalid_records += 1
         if self.power_losses:
@@ -354,6 +359,7 @@ class Simulation(ClientDriver):
         self.committed_at_cut.append(record.file_offset if record is not None else 0)
         self._event("power-lost", record_offset=self.committed_at_cut[-1])
         self.power_off()
+        self._rebooting = True
         self.clock.call_later(cut.off_for_s, self.power_on)
 
     def _on_activated(self, version: int) -> None:
@@ -503,6 +509,12 @@ class Simulation(ClientDriver):
     def _device_receives(self, zcl: bytes, command: dict[str, Any] | None) -> None:
         self._gb_in_flight -= 1
         assert self.gb is not None and self._node is not None
+        if not self._powered:
+            # The device's radio is off: the frame is lost and the command never processed.
+            if command is None:
+                self.commands.append({"kind": "hub-instruction"})
+            self._event("gbcs-lost", command=command["kind"] if command else "hub-instruction")
+            return
         handler = self.gb.handler
         before = len(handler.log)
         hdr, payload = foundation.ZCLHeader.deserialize(zcl)
@@ -531,6 +543,8 @@ class Simulation(ClientDriver):
     def _tick(self) -> None:
         assert self.gb is not None
         self._tick_timer = None
+        if not self._powered:
+            return  # runs when the device boots again (_on_boot)
         self.gb.tick()
         self._event("future-dated-activation")
         self._arm_tick()
@@ -578,17 +592,20 @@ class Simulation(ClientDriver):
             and self._gb_in_flight == 0
             and self.gb.handler.next_due() is None
             and self.client.state is not oc.State.COUNTDOWN_TO_UPGRADE
+            and not self._rebooting
+            and not self.gb.activation_pending
         )
 
     def _gb_conclude(self) -> None:
         """Say honestly what the campaign came to (overrides the client's own outcome)."""
         assert self.gb is not None
         notes: list[str] = []
+        lost: list[str] = []  # commands that never reached a powered device: not refusals
         cancelled = False
         for command in self.commands:
             verdict = command.get("verdict")
             if verdict is None:
-                notes.append(f"{command['kind']}: never processed")
+                lost.append(f"{command['kind']}: never processed")
             elif verdict != "accepted":
                 source = "Comms Hub activation" if command["kind"] == "hub-instruction" else "CS06"
                 notes.append(f"{source} refused: {verdict}")
@@ -609,11 +626,13 @@ class Simulation(ClientDriver):
         changed = self.flash.running_version != self.start_file_version
         client_kind, client_reason = self.outcome, self.reason
         if changed:
-            outcome, reason = "activated", "; ".join(notes) or None
+            outcome, reason = "activated", "; ".join(notes + lost) or None
         elif client_kind in ("rejected", "failed", "no-image"):
-            outcome, reason = client_kind, "; ".join([client_reason or client_kind, *notes])
+            outcome, reason = client_kind, "; ".join([client_reason or client_kind, *notes, *lost])
         elif notes:
-            outcome, reason = "rejected", "; ".join(notes)
+            outcome, reason = "rejected", "; ".join(notes + lost)
+        elif lost:
+            outcome, reason = "downloaded", "; ".join(lost) + " (the device was off)"
         elif cancelled:
             outcome, reason = "downloaded", "future-dated activation cancelled"
         elif not self._gb_download_over:

@@ -17,7 +17,7 @@ import pytest
 
 from emulator.device.campaign import EPOCH, ActivationPlan, profile_image, seconds_at
 from emulator.device.gbdevice import client_policy
-from emulator.device.simulation import Simulation, SimulationResult
+from emulator.device.simulation import PowerCut, Simulation, SimulationResult
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image, parse_image
 from emulator.profiles import load_all, load_profile
@@ -45,6 +45,7 @@ def campaign(
     image: bytes | None = None,
     headend_at: float | None = None,
     seed: int = 3,
+    power_cuts: tuple[PowerCut, ...] = (),
 ) -> tuple[Simulation, SimulationResult, bytes]:
     profile = load_profile(name)
     z = profile.zigbee
@@ -58,6 +59,7 @@ def campaign(
         plan=plan if plan is not None else ActivationPlan(),
         headend_at=headend_at,
         seed=seed,
+        power_cuts=power_cuts,
     )
     return sim, sim.run(), image
 
@@ -362,3 +364,40 @@ def test_image_signed_by_a_party_without_a_slot_raises_8f1c(name, signer):
     assert result.reason.startswith("INVALID_IMAGE: supplier signature")
     assert result.activation_response == 1
     assert_old_firmware(sim, result, name)
+
+
+# -- power loss while the image waits for activation ----------------------------------------------
+
+
+def test_power_loss_before_cs06_arrives_resumes_and_activates():
+    """Power goes after the download, while the device waits out of band, and is back before
+    the supplier's CS06 arrives. The CS06 lands while the rebooted client is still finding its
+    way back to the waiting state; the accepted activation waits for it, then switches."""
+    _, clean, image = campaign("hcalcs-opt1")
+    waited = out_of_band_time(clean)
+    cut = PowerCut(at_time=waited + 0.2, off_for_s=0.3)
+    sim, result, _ = campaign("hcalcs-opt1", image=image, power_cuts=(cut,))
+    assert result.power_losses == 1
+    assert sim.gb is not None and sim.gb.handler.state.running_version == bytes.fromhex("0123ABCE")
+    assert result.outcome == "activated", result.reason
+    assert result.running_image == image
+    assert result.activation_response == 0
+    # After the reboot the complete download is verified again, and said so again.
+    assert result.alerts == ["8F72", "8F72"]
+    kinds = [e["event"] for e in result.events]
+    assert kinds.index("power-restored") < kinds.index("gbcs") < kinds.index("activated")
+    assert not result.running_changed_before_activation
+
+
+def test_cs06_sent_while_the_device_is_off_is_never_processed():
+    """A command reaching a device whose radio is off is lost, not refused: the old firmware
+    keeps running, the image stays downloaded and the report says why."""
+    _, clean, image = campaign("hcalcs-opt1")
+    cut = PowerCut(at_time=out_of_band_time(clean) + 0.5, off_for_s=60.0)
+    sim, result, _ = campaign("hcalcs-opt1", image=image, power_cuts=(cut,))
+    assert result.outcome == "downloaded"
+    assert result.reason == "activate: never processed (the device was off)"
+    assert result.activation_response is None
+    assert any(e["event"] == "gbcs-lost" for e in result.events)
+    assert_old_firmware(sim, result, "hcalcs-opt1")
+    assert sim.gb is not None and sim.gb.handler.state.stored_image is not None
