@@ -190,15 +190,18 @@ class GbDevice:
         self.now = now
         self.log = GbLog()
         self._inner = node.client.verifier
-        self._activate_when_ready = False
         node.client.verifier = self._verify
         node.on_cluster(TUNNELING_CLUSTER, self._tunnel)
         node.on_state.append(self._state)
 
     @property
     def activation_pending(self) -> bool:
-        """An accepted activation is waiting for the OTA client to be ready to switch."""
-        return self._activate_when_ready
+        """The handler accepted an activation that the powered OTA client has not carried out
+        yet (it was not waiting when the command came, or power went during its countdown).
+        Derived from the two persisted versions, so it survives power loss."""
+        client = self.node.client
+        accepted = int.from_bytes(self.handler.state.running_version, "big")
+        return client.state is not oc.State.OFF and accepted != client.current_file_version
 
     @classmethod
     def for_profile(
@@ -236,15 +239,16 @@ class GbDevice:
             self.send(outcome.response)
         for alert in outcome.alerts:
             self.send(alert)
-        if outcome.activated_version is not None:
-            if self.node.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
-                self.node.out_of_band_activate()
-            else:  # the command overtook the client's own Upgrade End exchange
-                self._activate_when_ready = True
+        if (
+            outcome.activated_version is not None
+            and self.node.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND
+        ):
+            self.node.out_of_band_activate()
+        # Otherwise the client is not waiting yet (the command overtook its Upgrade End
+        # exchange, or it is rebooting): `_state` switches it when it gets there.
 
     def _state(self, state: oc.State) -> None:
-        if state is oc.State.UPGRADE_VIA_OUT_OF_BAND and self._activate_when_ready:
-            self._activate_when_ready = False
+        if state is oc.State.UPGRADE_VIA_OUT_OF_BAND and self.activation_pending:
             self.node.out_of_band_activate()
 
     def _tunnel(self, hdr: Any, payload: bytes, _packet: Any) -> None:

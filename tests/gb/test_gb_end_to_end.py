@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 
 import pytest
 
@@ -401,3 +402,32 @@ def test_cs06_sent_while_the_device_is_off_is_never_processed():
     assert any(e["event"] == "gbcs-lost" for e in result.events)
     assert_old_firmware(sim, result, "hcalcs-opt1")
     assert sim.gb is not None and sim.gb.handler.state.stored_image is not None
+
+
+@pytest.mark.parametrize("name", DCC_PROFILES)
+def test_power_loss_at_random_instants_of_a_campaign(name):
+    """Power cut once at a seeded instant anywhere in the campaign (download, verification,
+    receipt alert, CS06 or the hub's instruction, countdown), back after a seeded delay. The
+    device either ends on the new image, byte for byte, or keeps the old one with its download
+    waiting because the command reached it while it was off; the handler and flash always agree
+    on what runs, and the running image never changes before activation."""
+    _, clean, image = campaign(name)
+    rng = random.Random(name)
+    for _ in range(25):
+        cut = PowerCut(
+            at_time=rng.uniform(0, clean.virtual_seconds + 2),
+            off_for_s=rng.choice([0.1, 0.5, 2.0, 30.0, 300.0]),
+        )
+        sim, result, _ = campaign(name, image=image, power_cuts=(cut,))
+        assert sim.gb is not None
+        running = int.from_bytes(sim.gb.handler.state.running_version, "big")
+        assert running == result.final_file_version, cut
+        assert not result.running_changed_before_activation, cut
+        if result.outcome == "activated":
+            assert result.running_image == image, cut
+        else:
+            assert result.outcome == "downloaded", (cut, result.reason)
+            assert result.reason is not None and result.reason.endswith(
+                "never processed (the device was off)"
+            ), cut
+            assert_old_firmware(sim, result, name)
