@@ -204,6 +204,20 @@ def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
                 f"expected 0x{value:02X}, found 0x{got:02X}", field=field, offset=at
             )
 
+    def optional(size: int, field: str, what: str) -> bytes | None:
+        """A field behind a one-octet length that is either 0 (absent) or exactly `size`."""
+        at = pos
+        length = take(1, f"{field}_length")[0]
+        if length == 0:
+            return None
+        if length != size:
+            raise GbcsFormatError(
+                f"{what} length must be 0 or {size}, got {length}",
+                field=f"{field}_length",
+                offset=at,
+            )
+        return take(size, field)
+
     expect(TAG_GENERAL_SIGNING, "tag")
     expect(9, "transaction_id_length")
     cra_at = pos
@@ -219,18 +233,7 @@ def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
     originator = take(ENTITY_ID_LENGTH, "originator")
     expect(ENTITY_ID_LENGTH, "recipient_length")
     recipient = take(ENTITY_ID_LENGTH, "recipient")
-    dt_at = pos
-    dt_length = take(1, "date_time_length")[0]
-    if dt_length == 0:
-        date_time = None
-    elif dt_length == DATE_TIME_LENGTH:
-        date_time = take(DATE_TIME_LENGTH, "date_time")
-    else:
-        raise GbcsFormatError(
-            f"date-time length must be 0 or 12, got {dt_length}",
-            field="date_time_length",
-            offset=dt_at,
-        )
+    date_time = optional(DATE_TIME_LENGTH, "date_time", "date-time")
     oi_at = pos
     oi_length, pos = decode_length(data, pos, "other_info_length")
     if oi_length < 2:
@@ -249,18 +252,7 @@ def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
             offset=content_at,
         )
     payload = take(content_length, "payload")
-    sig_at = pos
-    sig_length = take(1, "signature_length")[0]
-    if sig_length == 0:
-        signature = None
-    elif sig_length == SIGNATURE_LENGTH:
-        signature = take(SIGNATURE_LENGTH, "signature")
-    else:
-        raise GbcsFormatError(
-            f"signature length must be 0 or 64, got {sig_length}",
-            field="signature_length",
-            offset=sig_at,
-        )
+    signature = optional(SIGNATURE_LENGTH, "signature", "signature")
     header = GroupingHeader(
         cra=cra,
         counter=counter,
