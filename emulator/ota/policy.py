@@ -3,32 +3,140 @@
 This module owns the names and defaults of every behaviour switch the OTA state machines read:
 `ClientPolicy` (defaults = EmberZNet's `ota-client` defaults, shared/spec/ota-cluster.md §2.4) and
 `ServerPolicy` (defaults = EmberZNet's `ota-server` / zigpy's serving behaviour). Device profiles
-fill these from their `[ota]` table, so field names are stable and read well in TOML. It must never
-hold behaviour: the client and server decide what a knob means, this module only validates values.
+fill these from their `[ota]` table, so field names are stable and read well in TOML. Every mode is
+a `StrEnum` whose values are the TOML spellings; a policy accepts the spelling and keeps the member.
+It must never hold behaviour: the client and server decide what a knob means, this module only
+validates values.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass
 
 from emulator.errors import PolicyError
 
-ACTIVATION_POLICIES = ("server", "out-of-band")
-TIMEOUT_POLICIES = ("apply", "do-not-apply")
-COUNTDOWN_MODES = ("emberznet", "strict")
-MIN_BLOCK_PERIOD_UNITS = ("auto", "ms", "s")
-VERIFICATIONS = ("auto", "none")
 
-VERSION_POLICIES = ("upgrade", "downgrade", "reinstall", "any", "none")
-UPGRADE_TIMES = ("now", "delay", "wait")
-WAIT_FOR_DATA_FORMS = ("relative", "utc")
-MISBEHAVIOURS = ("none", "stall", "abort", "wrong-offset")
+class ActivationPolicy(enum.StrEnum):
+    """UpgradeActivationPolicy (attribute 0x000B, spec §1.2) as profiles spell it; the client
+    reports it as zigpy's `Ota.UpgradeActivationPolicy`."""
+
+    SERVER = "server"
+    """0x00: the OTA server's Upgrade End Response may activate the image."""
+    OUT_OF_BAND = "out-of-band"
+    """0x01: only an out-of-band event (e.g. a GB CS06 command) activates it."""
 
 
-def _check_choice(owner: str, name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise PolicyError(f"{owner}.{name} must be one of {', '.join(choices)}, got {value!r}")
+class TimeoutPolicy(enum.StrEnum):
+    """UpgradeTimeoutPolicy (attribute 0x000C, spec §1.2); reported as zigpy's
+    `Ota.UpgradeTimeoutPolicy`."""
+
+    APPLY = "apply"
+    """0x00: apply the image when the server stops answering Upgrade End Requests."""
+    DO_NOT_APPLY = "do-not-apply"
+    """0x01: keep waiting instead."""
+
+
+class CountdownMode(enum.StrEnum):
+    """How long a countdown to upgrade may last (spec §2.3, IMPL quirks)."""
+
+    EMBERZNET = "emberznet"
+    """Clamp every countdown to `max_wait_s`, as EmberZNet's COUNTDOWN tick does."""
+    STRICT = "strict"
+    """Arm the full delay the server asked for (Exegin)."""
+
+
+class BlockPeriodUnits(enum.StrEnum):
+    """Units the client reads MinimumBlockPeriod in (spec §1.1, attribute 0x0009)."""
+
+    AUTO = "auto"
+    """By ClusterRevision: revision 2 counts seconds, any other milliseconds (EmberZNet)."""
+    MS = "ms"
+    S = "s"
+
+
+class Verification(enum.StrEnum):
+    """What the client checks in a finished download before asking to upgrade."""
+
+    AUTO = "auto"
+    """The file's own checks: Image Integrity Code, signatures."""
+    NONE = "none"
+    """Accept any complete file."""
+
+
+class VersionPolicy(enum.StrEnum):
+    """Which stored image a server offers to a query, by version (spec §2.6)."""
+
+    UPGRADE = "upgrade"
+    """A newer version."""
+    DOWNGRADE = "downgrade"
+    """An older version."""
+    REINSTALL = "reinstall"
+    """The version already running."""
+    ANY = "any"
+    """Any other version."""
+    NONE = "none"
+    """Nothing."""
+
+
+class UpgradeTime(enum.StrEnum):
+    """The UpgradeTime a server puts in its Upgrade End Response (spec §2.6)."""
+
+    NOW = "now"
+    """0: upgrade now."""
+    DELAY = "delay"
+    """`upgrade_delay_s` from now."""
+    WAIT = "wait"
+    """0xFFFFFFFF: wait for an unsolicited "upgrade now" (after `release_after_s`)."""
+
+
+class TimeForm(enum.StrEnum):
+    """How a server writes WAIT_FOR_DATA's and Upgrade End Response's times (spec §1.4);
+    `ServerPolicy.use_utc` chooses, `ServerPolicy.time_form` names the choice."""
+
+    RELATIVE = "relative"
+    """CurrentTime 0; RequestTime/UpgradeTime are delays in seconds (EmberZNet)."""
+    UTC = "utc"
+    """CurrentTime is the server's UTCTime; the other time is absolute."""
+
+
+class ServerFault(enum.StrEnum):
+    """A misbehaviour a server injects to test clients (`ServerPolicy.misbehaviour`)."""
+
+    NONE = "none"
+    """Behave."""
+    STALL = "stall"
+    """Stop answering block and page requests."""
+    ABORT = "abort"
+    """Answer with Image Block Response ABORT."""
+    WRONG_OFFSET = "wrong-offset"
+    """Serve the block after the one asked for."""
+
+
+# Every spelling of each mode, in order.
+ACTIVATION_POLICIES = tuple(ActivationPolicy)
+TIMEOUT_POLICIES = tuple(TimeoutPolicy)
+COUNTDOWN_MODES = tuple(CountdownMode)
+MIN_BLOCK_PERIOD_UNITS = tuple(BlockPeriodUnits)
+VERIFICATIONS = tuple(Verification)
+
+VERSION_POLICIES = tuple(VersionPolicy)
+UPGRADE_TIMES = tuple(UpgradeTime)
+WAIT_FOR_DATA_FORMS = tuple(TimeForm)
+MISBEHAVIOURS = tuple(ServerFault)
+
+
+def _coerce(policy: object, owner: str, name: str, mode: type[enum.StrEnum]) -> None:
+    """Replace the spelling in field `name` of a frozen policy by its `mode` member."""
+    value = getattr(policy, name)
+    try:
+        member = mode(value)
+    except (ValueError, TypeError):
+        raise PolicyError(
+            f"{owner}.{name} must be one of {', '.join(mode)}, got {value!r}"
+        ) from None
+    object.__setattr__(policy, name, member)
 
 
 def _check_range(owner: str, name: str, value: object, low: float, high: float) -> None:
@@ -52,7 +160,7 @@ class ClientPolicy:
     page_timeout_s: float = 5.0
     cluster_revision: int = 3
     """OTA ClusterRevision; sets MinimumBlockPeriod units when `min_block_period_units` is auto."""
-    min_block_period_units: str = "auto"
+    min_block_period_units: BlockPeriodUnits = BlockPeriodUnits.AUTO
     """Units of MinimumBlockPeriod: "ms", "s", or "auto" (revision 2 → s, otherwise ms)."""
     send_min_block_period: bool = True
     """Put the current MinimumBlockPeriod in Image Block Requests (FieldControl bit1)."""
@@ -79,11 +187,11 @@ class ClientPolicy:
     """Grace before an immediate upgrade, for APS retries and the ZCL response (EmberZNet: 3 s)."""
 
     # Activation.
-    activation_policy: str = "server"
+    activation_policy: ActivationPolicy = ActivationPolicy.SERVER
     """UpgradeActivationPolicy: "server" (0x00) or "out-of-band" (0x01)."""
-    timeout_policy: str = "apply"
+    timeout_policy: TimeoutPolicy = TimeoutPolicy.APPLY
     """UpgradeTimeoutPolicy: "apply" (0x00) or "do-not-apply" (0x01)."""
-    countdown_mode: str = "emberznet"
+    countdown_mode: CountdownMode = CountdownMode.EMBERZNET
     """"emberznet" clamps every countdown to `max_wait_s`; "strict" arms the full delay."""
 
     # Image acceptance.
@@ -94,7 +202,7 @@ class ClientPolicy:
     """Refuse a downloaded file whose header hardware range excludes `hardware_version`."""
     storage_size: int = 1 << 20
     """Bytes in the download slot; a larger offered image is refused with INSUFFICIENT_SPACE."""
-    verification: str = "auto"
+    verification: Verification = Verification.AUTO
     """"auto": check the finished file (integrity code, signatures) before asking to upgrade;
     "none": accept any complete file."""
 
@@ -126,21 +234,20 @@ class ClientPolicy:
             raise PolicyError("ClientPolicy.start_delay_min_s must not exceed start_delay_max_s")
         if self.hardware_version is not None:
             _check_range(owner, "hardware_version", self.hardware_version, 0, 0xFFFF)
-        _check_choice(
-            owner, "min_block_period_units", self.min_block_period_units, MIN_BLOCK_PERIOD_UNITS
-        )
-        _check_choice(owner, "activation_policy", self.activation_policy, ACTIVATION_POLICIES)
-        _check_choice(owner, "timeout_policy", self.timeout_policy, TIMEOUT_POLICIES)
-        _check_choice(owner, "countdown_mode", self.countdown_mode, COUNTDOWN_MODES)
-        _check_choice(owner, "verification", self.verification, VERIFICATIONS)
+        # Modes arrive as their spellings (profiles, CLI options) and are kept as members.
+        _coerce(self, owner, "min_block_period_units", BlockPeriodUnits)
+        _coerce(self, owner, "activation_policy", ActivationPolicy)
+        _coerce(self, owner, "timeout_policy", TimeoutPolicy)
+        _coerce(self, owner, "countdown_mode", CountdownMode)
+        _coerce(self, owner, "verification", Verification)
 
     @property
     def min_block_period_scale(self) -> float:
         """Seconds per MinimumBlockPeriod unit, as this client reads the attribute."""
         units = self.min_block_period_units
-        if units == "auto":
-            units = "s" if self.cluster_revision == 2 else "ms"
-        return 1.0 if units == "s" else 0.001
+        if units is BlockPeriodUnits.AUTO:
+            units = BlockPeriodUnits.S if self.cluster_revision == 2 else BlockPeriodUnits.MS
+        return 1.0 if units is BlockPeriodUnits.S else 0.001
 
     def replace(self, **changes: object) -> ClientPolicy:
         """A copy with some fields changed (validated again)."""
@@ -153,12 +260,12 @@ class ServerPolicy:
 
     block_size_cap: int = 50
     """Largest DataSize served (zigpy 50; SE with APS encryption 56; herdsman caps 40)."""
-    version_policy: str = "upgrade"
+    version_policy: VersionPolicy = VersionPolicy.UPGRADE
     """Which stored image a query may get: newer ("upgrade"), older ("downgrade"), equal
     ("reinstall"), any different version ("any"), or nothing ("none")."""
     check_hardware_range: bool = True
     """Answer NO_IMAGE_AVAILABLE when the query's hardware version is outside the file's range."""
-    upgrade_time: str = "now"
+    upgrade_time: UpgradeTime = UpgradeTime.NOW
     """Upgrade End Response: "now" (UpgradeTime 0), "delay" (`upgrade_delay_s`), or "wait"
     (0xFFFFFFFF, then an unsolicited "upgrade now" after `release_after_s`)."""
     upgrade_delay_s: int = 120
@@ -180,7 +287,7 @@ class ServerPolicy:
     """False: Image Page Requests get Default Response UNSUP_CLUSTER_COMMAND."""
     support_device_specific_files: bool = True
     """False: Query Device Specific File gets Default Response UNSUP_CLUSTER_COMMAND."""
-    misbehaviour: str = "none"
+    misbehaviour: ServerFault = ServerFault.NONE
     """Fault to inject for client tests: "stall" (stop answering), "abort" (Image Block Response
     ABORT), "wrong-offset" (serve the block after the one asked for)."""
     misbehave_from_offset: int = 0
@@ -191,9 +298,9 @@ class ServerPolicy:
     def __post_init__(self) -> None:
         owner = "ServerPolicy"
         _check_range(owner, "block_size_cap", self.block_size_cap, 1, 255)
-        _check_choice(owner, "version_policy", self.version_policy, VERSION_POLICIES)
-        _check_choice(owner, "upgrade_time", self.upgrade_time, UPGRADE_TIMES)
-        _check_choice(owner, "misbehaviour", self.misbehaviour, MISBEHAVIOURS)
+        _coerce(self, owner, "version_policy", VersionPolicy)
+        _coerce(self, owner, "upgrade_time", UpgradeTime)
+        _coerce(self, owner, "misbehaviour", ServerFault)
         _check_range(owner, "upgrade_delay_s", self.upgrade_delay_s, 0, 0xFFFFFFFE)
         _check_range(owner, "wait_for_data_s", self.wait_for_data_s, 0, 0xFFFFFFFE)
         _check_range(owner, "utc_epoch_offset", self.utc_epoch_offset, 1, 0xFFFFFFFE)
@@ -205,6 +312,11 @@ class ServerPolicy:
             _check_range(owner, "release_after_s", self.release_after_s, 0, 1 << 32)
         if self.misbehave_count is not None:
             _check_range(owner, "misbehave_count", self.misbehave_count, 0, 1 << 32)
+
+    @property
+    def time_form(self) -> TimeForm:
+        """The form of the times this server sends (`use_utc`)."""
+        return TimeForm.UTC if self.use_utc else TimeForm.RELATIVE
 
     def replace(self, **changes: object) -> ServerPolicy:
         """A copy with some fields changed (validated again)."""

@@ -14,6 +14,7 @@ who the client is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from emulator.errors import FrameError
 from emulator.ota import frames
 from emulator.ota.frames import NO_UPGRADE_TIME, Send, Status
 from emulator.ota.image import OtaHeader, parse_header
-from emulator.ota.policy import ServerPolicy
+from emulator.ota.policy import ServerFault, ServerPolicy, TimeForm, UpgradeTime, VersionPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +100,18 @@ def _served_manufacturer(frame: frames.Frame, header: OtaHeader) -> int:
     return header.manufacturer_id
 
 
-def _version_ok(policy: str, offered: int, current: int) -> bool:
-    if policy == "upgrade":
-        return offered > current
-    if policy == "downgrade":
-        return offered < current
-    if policy == "reinstall":
-        return offered == current
-    if policy == "any":
-        return offered != current
-    return False
+#: Whether a version policy lets a query running `current` be offered `offered`.
+_VERSION_OK: dict[VersionPolicy, Callable[[int, int], bool]] = {
+    VersionPolicy.UPGRADE: lambda offered, current: offered > current,
+    VersionPolicy.DOWNGRADE: lambda offered, current: offered < current,
+    VersionPolicy.REINSTALL: lambda offered, current: offered == current,
+    VersionPolicy.ANY: lambda offered, current: offered != current,
+    VersionPolicy.NONE: lambda offered, current: False,
+}
+
+
+def _version_ok(policy: VersionPolicy, offered: int, current: int) -> bool:
+    return _VERSION_OK[policy](offered, current)
 
 
 def _hardware_ok(header: OtaHeader, hardware_version: int | None) -> bool:
@@ -133,7 +136,7 @@ class _Transfer:
     offset: int
     size: int
     session: _Session
-    fault: str | None
+    fault: ServerFault | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,7 @@ class OtaServer:
 
     def _times(self, now: float, delay: int) -> tuple[int, int]:
         """(CurrentTime, RequestTime/UpgradeTime) for a delay, in the policy's form."""
-        if not self.policy.use_utc:
+        if self.policy.time_form is TimeForm.RELATIVE:
             return 0, delay
         current = self.policy.utc_epoch_offset + int(now)
         return current, current + delay
@@ -193,7 +196,7 @@ class OtaServer:
         handler = _HANDLERS.get(frame.name)
         if handler is None:
             return []
-        out = getattr(self, handler)(frame, src, now)
+        out = handler(self, frame, src, now)
         if broadcast:  # ZCL: no Default Response to a broadcast
             out = [s for s in out if not frames.decode_header(s.data)[0].is_default_response]
         return out
@@ -298,9 +301,9 @@ class OtaServer:
             image_size=image.size,
         )
 
-    def _misbehaviour(self, session: _Session, offset: int) -> str | None:
+    def _misbehaviour(self, session: _Session, offset: int) -> ServerFault | None:
         p = self.policy
-        if p.misbehaviour == "none" or offset < p.misbehave_from_offset:
+        if p.misbehaviour is ServerFault.NONE or offset < p.misbehave_from_offset:
             return None
         if p.misbehave_count is not None and session.misbehaved >= p.misbehave_count:
             return None
@@ -387,9 +390,9 @@ class OtaServer:
             return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
         session = self._session(src)
         fault = self._misbehaviour(session, offset)
-        if fault == "stall":
+        if fault is ServerFault.STALL:
             return []
-        if fault == "abort":
+        if fault is ServerFault.ABORT:
             return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
         limited = self._rate_limit(frame, src, now, session, image)
         if limited is not None:
@@ -401,7 +404,7 @@ class OtaServer:
         if isinstance(t, list):
             return t
         offset = t.offset
-        if t.fault == "wrong-offset":
+        if t.fault is ServerFault.WRONG_OFFSET:
             offset = min(offset + t.size, t.image.size - 1)
         t.session.last_block_at = now
         return [self._block(frame, src, t.image, offset, t.size)]
@@ -434,7 +437,7 @@ class OtaServer:
             "image_type": cmd.image_type,
             "file_version": cmd.file_version,
         }
-        if p.upgrade_time == "wait":
+        if p.upgrade_time is UpgradeTime.WAIT:
             current, _ = self._times(now, 0)
             out = [
                 self._reply(
@@ -449,7 +452,7 @@ class OtaServer:
             if p.release_after_s is not None:
                 out += self.upgrade_now(src, now, delay=p.release_after_s, **ids)
             return out
-        delay = 0 if p.upgrade_time == "now" else p.upgrade_delay_s
+        delay = 0 if p.upgrade_time is UpgradeTime.NOW else p.upgrade_delay_s
         current, upgrade = self._times(now, delay)
         return [
             self._reply(
@@ -483,11 +486,12 @@ class OtaServer:
         return []
 
 
-_HANDLERS = {
-    "query_next_image": "_on_query_next_image",
-    "image_block": "_on_image_block",
-    "image_page": "_on_image_page",
-    "upgrade_end": "_on_upgrade_end",
-    "query_specific_file": "_on_query_specific_file",
-    frames.DEFAULT_RESPONSE: "_on_default_response",
+#: The command a client sent -> the server's answer to it.
+_HANDLERS: dict[str, Callable[[OtaServer, frames.Frame, int, float], list[Send]]] = {
+    "query_next_image": OtaServer._on_query_next_image,
+    "image_block": OtaServer._on_image_block,
+    "image_page": OtaServer._on_image_page,
+    "upgrade_end": OtaServer._on_upgrade_end,
+    "query_specific_file": OtaServer._on_query_specific_file,
+    frames.DEFAULT_RESPONSE: OtaServer._on_default_response,
 }
