@@ -68,11 +68,36 @@ class GbcsFormatError(FormatError):
     parsed or built."""
 
 
-class ProfileError(HanemuError):
-    """A device profile file that cannot be loaded: one line naming the file and the key."""
+class ConfigError(HanemuError):
+    """A configuration file (a device profile, a home) that cannot be used: one line naming the
+    file and, when one is to blame, the dotted key (`zigbee.endpoints[0].id`)."""
 
     def __init__(self, source: str, key: str | None, what: str):
         self.source = source
         self.key = key
         self.what = what
         super().__init__(f"{source}: {what}" if key is None else f"{source}: key {key}: {what}")
+
+    def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
+        return type(self), (self.source, self.key, self.what)
+
+
+ProfileError = ConfigError
+"""A device profile file that cannot be loaded (the same class as every config-file error)."""
+HomeFileError = ConfigError
+"""A home file that cannot be used (the same class as every config-file error)."""
+
+
+class CampaignError(HanemuError):
+    """A campaign or activation plan that cannot be carried out (bad mode, unknown party, ...)."""
+
+
+class ScenarioError(HanemuError):
+    """A scenario that cannot be run as asked (an air that cannot carry it, a device a campaign
+    cannot reach, ...)."""
+
+
+class TransitionError(AssertionError):
+    """The OTA client broke its own transition table: a handler left the client in a state its
+    row does not allow, or a (state, trigger) pair is in neither TRANSITIONS nor IGNORED. A bug
+    in the client, never bad input, so not a `HanemuError`."""

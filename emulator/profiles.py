@@ -6,25 +6,29 @@ source of truth for those knob names) and who may activate its firmware (activat
 supplier certificate slots, provenance, consent, delivery routes). `extends = "name"` merges a
 base profile under the file's own keys (tables merge key by key; arrays and values replace).
 
-Every key is checked against the declarations below; a bad file gives one `ProfileError` line
-naming the file and the dotted key. This module owns reading and validating profile files; it
-never holds device behaviour (the device asks its profile, the profile never acts).
+Every key is checked against the declarations below (read and checked by `emulator.config`); a
+bad file gives one `ProfileError` line naming the file the key came from and the dotted key. The
+modes a profile names are `StrEnum`s whose values are the TOML spellings. This module owns
+resolving and validating profile files; it never holds device behaviour (the device asks its
+profile, the profile never acts).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import os
 import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator import config
+from emulator.config import ConfigReader, Key
 from emulator.errors import PolicyError, ProfileError
-from emulator.gbcs.activation import ACTIVATION_CLASSES
+from emulator.gbcs.activation import ActivationClass
 from emulator.ota.policy import ClientPolicy
 
 PROFILES_DIR = Path(
@@ -32,16 +36,59 @@ PROFILES_DIR = Path(
 )
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-DEVICE_TYPES = ("IHD", "PPMID", "HCALCS", "CAD")
-PROVENANCES = ("supplier", "mandated", "consumer", "third-party")
-ROUTES = ("dcc", "wifi", "local")
-NODE_TYPES = ("router", "end-device")
+
+
+class DeviceType(enum.StrEnum):
+    """What a device is; shown in reports, never branched on."""
+
+    IHD = "IHD"
+    PPMID = "PPMID"
+    HCALCS = "HCALCS"
+    CAD = "CAD"
+
+
+class Provenance(enum.StrEnum):
+    """Who provided the device."""
+
+    SUPPLIER = "supplier"
+    MANDATED = "mandated"
+    CONSUMER = "consumer"
+    THIRD_PARTY = "third-party"
+
+
+class Route(enum.StrEnum):
+    """How firmware reaches a device."""
+
+    DCC = "dcc"
+    """ZSE OTA from the Comms Hub, on the supplier's DCC request."""
+    WIFI = "wifi"
+    """The device's own internet connection."""
+    LOCAL = "local"
+    """A site visit or a cable."""
+
+
+class NodeType(enum.StrEnum):
+    ROUTER = "router"
+    END_DEVICE = "end-device"
+
+
+DEVICE_TYPES = tuple(t.value for t in DeviceType)
+PROVENANCES = tuple(p.value for p in Provenance)
+ROUTES = tuple(r.value for r in Route)
+NODE_TYPES = tuple(n.value for n in NodeType)
 SUPPLIER_SLOT_COUNTS = (0, 1, 2)
 SMART_ENERGY_PROFILE = 0x0109
 OTA_CLUSTER = 0x0019
-DCC_ACTIVATION_CLASSES = ("critical", "non-critical", "ch-managed", "display-message")
+DCC_ACTIVATION_CLASSES = frozenset(
+    {
+        ActivationClass.CRITICAL,
+        ActivationClass.NON_CRITICAL,
+        ActivationClass.CH_MANAGED,
+        ActivationClass.DISPLAY_MESSAGE,
+    }
+)
 """Activation classes that only make sense for a device reached over the DCC route."""
-DCC_PROVENANCES = ("supplier", "mandated")
+DCC_PROVENANCES = frozenset({Provenance.SUPPLIER, Provenance.MANDATED})
 """The options paper keeps the DCC route to supplier-provided and mandated devices."""
 
 
@@ -60,7 +107,7 @@ class ZigbeeIdentity:
     image_type: int
     hardware_version: int
     firmware_version: int
-    node_type: str
+    node_type: NodeType
     sleepy: bool
     endpoints: tuple[Endpoint, ...]
 
@@ -72,14 +119,14 @@ class DeviceProfile:
     source: str
     extends: tuple[str, ...]
     """The chain of base profiles, nearest first."""
-    device_type: str
+    device_type: DeviceType
     zigbee: ZigbeeIdentity
     ota: ClientPolicy
-    activation: str
+    activation: ActivationClass
     supplier_slots: int
-    provenance: str
+    provenance: Provenance
     consent_required: bool
-    routes: tuple[str, ...]
+    routes: tuple[Route, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """Every resolved key as plain JSON-ready data."""
@@ -89,61 +136,41 @@ class DeviceProfile:
 # --- declarations ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Key:
-    """A key a profile file may hold: its type and an optional check returning a complaint."""
+_Key = Key
+_Checker = ConfigReader
+"""Older names of the declaration and checker types (`_client_policy` uses them)."""
 
-    kind: type | tuple[type, ...]
-    check: Callable[[Any], str | None] | None = None
-
-
-def _choice(choices: tuple) -> Callable[[Any], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(map(str, choices))}"
-
-
-def _range(low: int, high: int) -> Callable[[Any], str | None]:
-    return lambda v: None if low <= v <= high else f"must be in [0x{low:X}, 0x{high:X}]"
-
-
-def _clusters(v: list) -> str | None:
-    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 0xFFFF for c in v):
-        return "must be a list of cluster ids in [0x0, 0xFFFF]"
-    return None
-
-
-_TOP: dict[str, _Key] = {
-    "description": _Key(str),
-    "device_type": _Key(str, _choice(DEVICE_TYPES)),
-    "activation": _Key(str, _choice(ACTIVATION_CLASSES)),
-    "supplier_slots": _Key(int, _choice(SUPPLIER_SLOT_COUNTS)),
-    "provenance": _Key(str, _choice(PROVENANCES)),
-    "consent_required": _Key(bool),
-    "routes": _Key(
-        list,
-        lambda v: (
-            None
-            if v and all(r in ROUTES for r in v) and len(set(v)) == len(v)
-            else f"must be a non-empty list of distinct routes from {', '.join(ROUTES)}"
-        ),
-    ),
+_TOP: dict[str, Key] = {
+    "description": config.text(),
+    "device_type": config.choice(DeviceType),
+    "activation": config.choice(ActivationClass),
+    "supplier_slots": config.choice(SUPPLIER_SLOT_COUNTS),
+    "provenance": config.choice(Provenance),
+    "consent_required": config.flag(),
+    "routes": config.array(config.choice(Route), noun="routes", nonempty=True, distinct=True),
+    "zigbee": config.table(),
+    "ota": config.table(default={}),  # every OTA knob has a default
 }
-_ZIGBEE: dict[str, _Key] = {
-    "profile_id": _Key(
-        int, lambda v: None if v == SMART_ENERGY_PROFILE else "must be 0x0109 (Smart Energy)"
+_CLUSTERS = config.array(config.integer(0, 0xFFFF, hex=True), noun="cluster ids")
+_ZIGBEE: dict[str, Key] = {
+    "profile_id": Key(
+        int,
+        lambda v: None if v == SMART_ENERGY_PROFILE else "must be 0x0109 (Smart Energy)",
+        hex=True,
     ),
-    "device_id": _Key(int, _range(0, 0xFFFF)),
-    "manufacturer_id": _Key(int, _range(0, 0xFFFF)),
-    "image_type": _Key(int, _range(0, 0xFFFF)),
-    "hardware_version": _Key(int, _range(0, 0xFFFF)),
-    "firmware_version": _Key(int, _range(0, 0xFFFFFFFF)),
-    "node_type": _Key(str, _choice(NODE_TYPES)),
-    "sleepy": _Key(bool),
-    "endpoints": _Key(list, lambda v: None if v else "must list at least one endpoint"),
+    "device_id": config.integer(0, 0xFFFF, hex=True),
+    "manufacturer_id": config.integer(0, 0xFFFF, hex=True),
+    "image_type": config.integer(0, 0xFFFF, hex=True),
+    "hardware_version": config.integer(0, 0xFFFF, hex=True),
+    "firmware_version": config.integer(0, 0xFFFFFFFF, hex=True),
+    "node_type": config.choice(NodeType),
+    "sleepy": config.flag(),
+    "endpoints": config.array(noun="endpoint tables", nonempty=True),
 }
-_ENDPOINT: dict[str, _Key] = {
-    "id": _Key(int, _range(1, 240)),
-    "input_clusters": _Key(list, _clusters),
-    "output_clusters": _Key(list, _clusters),
+_ENDPOINT: dict[str, Key] = {
+    "id": config.integer(1, 240),
+    "input_clusters": _CLUSTERS,
+    "output_clusters": _CLUSTERS,
 }
 _OTA_FIELDS = {f.name: f for f in dataclasses.fields(ClientPolicy)}
 _OTA_FROM_ZIGBEE = ("hardware_version",)
@@ -162,30 +189,18 @@ def load_profile(name: str, directory: Path | None = None) -> DeviceProfile:
     """The resolved profile `name` (a file `<name>.toml` in `directory`)."""
     directory = directory or PROFILES_DIR
     data, origins, chain = _resolve(name, directory, ())
-    return _build(name, data, origins, chain, _display(directory / f"{name}.toml"))
+    return _build(name, data, origins, chain, config.display(directory / f"{name}.toml"))
 
 
 def load_all(directory: Path | None = None) -> list[DeviceProfile]:
     return [load_profile(n, directory) for n in profile_names(directory)]
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _read(path: Path) -> dict[str, Any]:
-    source = _display(path)
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        known = ", ".join(profile_names(path.parent)) or "none"
-        raise ProfileError(source, None, f"no such profile file (profiles: {known})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(source, None, f"invalid TOML: {exc}") from None
+    known = ", ".join(profile_names(path.parent)) or "none"
+    return config.read_toml(
+        path, "profile file", missing=f"no such profile file (profiles: {known})"
+    )
 
 
 def _resolve(
@@ -193,7 +208,7 @@ def _resolve(
 ) -> tuple[dict[str, Any], dict[str, str], tuple[str, ...]]:
     """(merged data, dotted key -> file it came from, chain of bases nearest first)."""
     path = directory / f"{name}.toml"
-    source = _display(path)
+    source = config.display(path)
     if not _NAME.fullmatch(name):
         raise ProfileError(source, None, "profile names are lower-case letters, digits and dashes")
     if name in seen:
@@ -207,7 +222,7 @@ def _resolve(
     else:
         if not isinstance(base_name, str):
             raise ProfileError(source, "extends", "must be a profile name (string)")
-        if not (directory / f"{base_name}.toml").is_file():
+        if not _exists(directory, base_name):
             raise ProfileError(source, "extends", f"no profile named {base_name!r}")
         data, origins, base_chain = _resolve(base_name, directory, (*seen, name))
         chain = (base_name, *base_chain)
@@ -215,13 +230,20 @@ def _resolve(
     return data, origins, chain
 
 
+def _exists(directory: Path, name: str) -> bool:
+    try:
+        return bool(_NAME.fullmatch(name)) and (directory / f"{name}.toml").is_file()
+    except OSError:  # a name the system refuses (too long)
+        return False
+
+
 def _merge(
     into: dict[str, Any], new: Mapping[str, Any], origins: dict[str, str], source: str, prefix: str
 ) -> None:
     for key, value in new.items():
-        dotted = f"{prefix}{key}"
+        dotted = config.dotted(prefix, key)
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value, origins, source, f"{dotted}.")
+            _merge(into[key], value, origins, source, dotted)
         else:
             into[key] = copy.deepcopy(value)
             for old in [k for k in origins if k.startswith(f"{dotted}.")]:
@@ -233,77 +255,22 @@ def _record(origins: dict[str, str], value: Any, source: str, dotted: str) -> No
     origins[dotted] = source
     if isinstance(value, dict):
         for key, inner in value.items():
-            _record(origins, inner, source, f"{dotted}.{key}")
+            _record(origins, inner, source, config.dotted(dotted, key))
 
 
 # --- validation ----------------------------------------------------------------------------------
 
 
-class _Checker:
-    """Checks values against declarations, naming the file each key came from."""
-
-    def __init__(self, origins: dict[str, str], leaf: str):
-        self.origins = origins
-        self.leaf = leaf
-
-    def fail(self, key: str, what: str, *, here: bool = False) -> ProfileError:
-        """The error for `key`, naming the file the key came from (or the profile's own file
-        when `here`, for rules that tie keys together)."""
-        source = self.origins.get(key) or self.origins.get(key.split("[")[0]) or self.leaf
-        return ProfileError(self.leaf if here else source, key, what)
-
-    def table(self, data: Any, spec: dict[str, _Key], prefix: str) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(prefix.rstrip(".") or "(top)", "must be a table")
-        for key in data:
-            if key not in spec:
-                raise self.fail(f"{prefix}{key}", f"unknown key (expected {', '.join(spec)})")
-        out = {}
-        for key, declared in spec.items():
-            dotted = f"{prefix}{key}"
-            if key not in data:
-                raise self.fail(dotted, "missing")
-            out[key] = self.value(dotted, data[key], declared)
-        return out
-
-    def value(self, dotted: str, value: Any, declared: _Key) -> Any:
-        kinds = declared.kind if isinstance(declared.kind, tuple) else (declared.kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(dotted, f"must be {_kind_name(kinds)}, got {value!r}")
-        if not isinstance(value, kinds):
-            raise self.fail(dotted, f"must be {_kind_name(kinds)}, got {value!r}")
-        if declared.check is not None:
-            complaint = declared.check(value)
-            if complaint is not None:
-                raise self.fail(dotted, f"{complaint}, got {value!r}")
-        return value
-
-
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
 def _build(
     name: str, data: dict[str, Any], origins: dict[str, str], chain: tuple[str, ...], leaf: str
 ) -> DeviceProfile:
-    check = _Checker(origins, leaf)
-    data.setdefault("ota", {})  # every OTA knob has a default
-    top = check.table(data, {**_TOP, "zigbee": _Key(dict), "ota": _Key(dict)}, "")
-    zigbee = check.table(top["zigbee"], _ZIGBEE, "zigbee.")
+    check = ConfigReader(leaf, origins)
+    top = check.table(data, "", _TOP)
+    zigbee = check.table(top["zigbee"], "zigbee", _ZIGBEE)
     endpoints = []
     for index, raw in enumerate(zigbee["endpoints"]):
-        ep = check.table(raw, _ENDPOINT, f"zigbee.endpoints[{index}].")
-        endpoints.append(
-            Endpoint(ep["id"], tuple(ep["input_clusters"]), tuple(ep["output_clusters"]))
-        )
+        ep = check.table(raw, f"zigbee.endpoints[{index}]", _ENDPOINT)
+        endpoints.append(Endpoint(ep["id"], ep["input_clusters"], ep["output_clusters"]))
     if len({e.id for e in endpoints}) != len(endpoints):
         raise check.fail("zigbee.endpoints", "endpoint ids must be distinct")
     identity = ZigbeeIdentity(
@@ -330,7 +297,7 @@ def _build(
         supplier_slots=top["supplier_slots"],
         provenance=top["provenance"],
         consent_required=top["consent_required"],
-        routes=tuple(top["routes"]),
+        routes=top["routes"],
     )
     _cross_check(check, profile)
     return profile
@@ -370,21 +337,23 @@ def _client_policy(
         raise check.fail(f"ota.{key}" if key else "ota", message) from None
 
 
-def _cross_check(check: _Checker, p: DeviceProfile) -> None:
+def _cross_check(check: ConfigReader, p: DeviceProfile) -> None:
     """Rules that tie keys together (each names the key to change)."""
-    if p.activation == "critical" and p.supplier_slots == 0:
+    if p.activation is ActivationClass.CRITICAL and p.supplier_slots == 0:
         raise check.fail(
             "supplier_slots", "a critical device needs at least one supplier slot", here=True
         )
-    if p.activation in DCC_ACTIVATION_CLASSES and "dcc" not in p.routes:
-        raise check.fail("routes", f'activation {p.activation!r} needs the "dcc" route', here=True)
-    if "dcc" in p.routes and p.provenance not in DCC_PROVENANCES:
+    if p.activation in DCC_ACTIVATION_CLASSES and Route.DCC not in p.routes:
+        raise check.fail(
+            "routes", f'activation {p.activation.value!r} needs the "dcc" route', here=True
+        )
+    if Route.DCC in p.routes and p.provenance not in DCC_PROVENANCES:
         raise check.fail(
             "routes",
             f'the "dcc" route is for supplier or mandated devices, not {p.provenance}',
             here=True,
         )
-    if p.zigbee.sleepy and p.zigbee.node_type != "end-device":
+    if p.zigbee.sleepy and p.zigbee.node_type is not NodeType.END_DEVICE:
         raise check.fail("zigbee.sleepy", "only an end-device can be sleepy", here=True)
     if not any(OTA_CLUSTER in e.output_clusters for e in p.zigbee.endpoints):
         raise check.fail(

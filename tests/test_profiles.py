@@ -347,3 +347,83 @@ def test_cli_broken_profile_is_one_line_exit_2(scratch):
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line]
     assert lines == ["error: profiles/bad.toml: key supplier_slots: must be one of 0, 1, 2, got 7"]
+
+
+# --- hostile files: one line naming the file, never a traceback --------------------------------
+
+HOSTILE = [
+    # (what to put at profiles/bad.toml, words in the message)
+    (b'description = "caf\xe9"\n', "not UTF-8 text (byte 0xE9 at offset 18)"),
+    (b"", "key description: missing"),
+    (b"description = 5\n", "key description: must be a string, got 5"),
+    (b'extends = "base"\nsupplier_slots = 1.0\n', "must be an integer, got 1.0"),
+    (b'extends = "base"\nzigbee = 5\n', "key zigbee: must be a table, got 5"),
+    (b'extends = "base"\n[zigbee]\nendpoints = [5]\n', "key zigbee.endpoints[0]: must be a table"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "invalid TOML: "),
+    (b"\x00", "invalid TOML: "),
+    (b'extends = "base"\n"a\\nb\\u2028c" = 1\n', 'key "a\\u000Ab\\u2028c": unknown key'),
+    (b'extends = "' + b"x" * 5000 + b'"\n', "key extends: no profile named"),
+]
+
+
+@pytest.mark.parametrize(("content", "words"), HOSTILE)
+def test_hostile_profile_is_one_line_exit_2(scratch, content, words):
+    directory = scratch("bad", "")
+    (directory / "bad.toml").write_bytes(content)
+    with pytest.raises(ProfileError) as info:
+        load_profile("bad", directory)
+    assert str(info.value).startswith("profiles/bad.toml: ") and words in str(info.value)
+    result = CliRunner().invoke(cli, ["profiles", "show", "bad", "--dir", str(directory)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit | None)
+    assert result.output.splitlines() == [f"error: {info.value}"]
+
+
+def test_profile_that_is_a_directory(scratch):
+    directory = scratch("x", BASE)
+    (directory / "bad.toml").mkdir()
+    with pytest.raises(ProfileError, match=r"^profiles/bad\.toml: is a directory, not a profile"):
+        load_profile("bad", directory)
+
+
+def test_unreadable_profile(scratch, monkeypatch):
+    directory = scratch("x", BASE)
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(ProfileError, match=r"^profiles/x\.toml: cannot read: Permission denied$"):
+        load_profile("x", directory)
+
+
+def test_errors_show_hex_keys_in_hex(scratch):
+    directory = scratch("bad", 'extends = "base"\n[zigbee]\nfirmware_version = 0x100000000\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile("bad", directory)
+    assert str(info.value).endswith("must be in 0x00000000..0xFFFFFFFF, got 0x100000000")
+
+
+def test_one_error_type_for_every_config_file():
+    from emulator.errors import ConfigError, HanemuError, HomeFileError
+
+    assert ProfileError is ConfigError is HomeFileError
+    assert issubclass(ConfigError, HanemuError)
+    assert str(ConfigError("a.toml", None, "bad")) == "a.toml: bad"
+    assert str(ConfigError("a.toml", "x.y", "bad")) == "a.toml: key x.y: bad"
+
+
+# --- modes are enums whose values are the TOML spellings ---------------------------------------
+
+
+def test_profile_modes_are_enum_members_spelled_as_in_the_file():
+    from emulator.gbcs.activation import ACTIVATION_CLASSES, ActivationClass
+    from emulator.profiles import ROUTES, DeviceType, NodeType, Provenance, Route
+
+    p = load_profile("ihd-opt1")
+    assert p.device_type is DeviceType.IHD and p.activation is ActivationClass.CRITICAL
+    assert p.provenance is Provenance.SUPPLIER and p.zigbee.node_type is NodeType.END_DEVICE
+    assert p.routes == (Route.DCC, Route.LOCAL) and all(type(r) is Route for r in p.routes)
+    assert ROUTES == ("dcc", "wifi", "local") and all(type(r) is str for r in ROUTES)
+    assert tuple(c.value for c in ActivationClass) == ACTIVATION_CLASSES
+    data = json.loads(json.dumps(p.to_dict()))
+    assert data["activation"] == "critical" and data["routes"] == ["dcc", "local"]

@@ -28,7 +28,7 @@ def _version(value: int) -> str:
 
 
 def _table(report: HomeReport) -> Table:
-    table = Table(title=f"home {report.home} (seed {report.seed}, server {report.server})")
+    table = Table(title=f"home {report.name} (seed {report.seed}, server {report.server})")
     for column in ("device", "profile", "route", "version", "outcome", "reason", "time"):
         table.add_column(
             column, no_wrap=column != "reason", ratio=1 if column == "reason" else None

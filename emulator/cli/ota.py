@@ -4,9 +4,9 @@
 time and reports the outcome. With `--profile` the client is a GB device of that profile and the
 head-end carries out an activation plan (`--activate`, `--supplier`, `--hash`, `--at`,
 `--cancel`, `--replay`); without `--image` it distributes a GB image built to fit the profile.
-This module owns turning options into policies and plans and results into text or JSON; it
-never holds protocol logic (that is `emulator.ota` and `emulator.gbcs`) or scheduling (that is
-`emulator.device.simulation`).
+It runs on the direct air unless `--radio zigpy`, in virtual time unless `--realtime`. This
+module owns turning options into a `Scenario` (`emulator.scenario.one_device`) and the result
+into text or JSON; it never holds protocol logic or scheduling.
 """
 
 from __future__ import annotations
@@ -26,18 +26,13 @@ from emulator.device.campaign import (
     PARTIES,
     ActivationPlan,
     CampaignError,
-    profile_image,
 )
-from emulator.device.gbdevice import client_policy as gb_client_policy
-from emulator.device.simulation import PowerCut, Simulation
-from emulator.ota.client import ClientIdentity
-from emulator.ota.image import build_image, parse_header
+from emulator.device.report import DeviceReport
 from emulator.ota.link import LinkPolicy
-from emulator.ota.policy import ClientPolicy, ServerPolicy
-from emulator.profiles import DeviceProfile, load_profile
-
-GB_DEVICE_IEEE = 0x00DB1234567890B1
-"""EUI-64 (and so GBCS entity id) of the device `--profile` emulates."""
+from emulator.ota.policy import ServerPolicy
+from emulator.profiles import load_profile
+from emulator.radio.air import AIRS
+from emulator.scenario import one_device, read_image, run
 
 
 class _UpgradeTime(click.ParamType):
@@ -212,6 +207,14 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     help="Cut power when the download reaches this fraction (repeatable).",
 )
 @click.option("--seed", type=Int(0), default=0, show_default=True)
+@click.option(
+    "--radio",
+    type=click.Choice(AIRS),
+    default="direct",
+    show_default=True,
+    help="The air: direct (no Zigbee stack, fast) or zigpy (a real zigpy coordinator).",
+)
+@click.option("--realtime", is_flag=True, help="Run on the wall clock instead of virtual time.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def simulate(
@@ -239,6 +242,8 @@ def simulate(
     corrupt: float,
     power_loss: tuple[float, ...],
     seed: int,
+    radio: str,
+    realtime: bool,
     as_json: bool,
 ) -> None:
     """Run one OTA client against one OTA server in virtual time.
@@ -250,19 +255,7 @@ def simulate(
     outcome: refused before processing, future-dated (its result is alert 8F66 or 8F67), or
     none sent) and alerts (codes the head-end received, in order, e.g. "8F72").
     """
-    profile: DeviceProfile | None = None
-    plan: ActivationPlan | None = None
-    if profile_name is not None:
-        profile = load_profile(profile_name)
-        plan = ActivationPlan(
-            mode=activate or "auto",
-            supplier=supplier or "A",
-            image_hash=_parse_hash(hash_hex),
-            at=_parse_time(at),
-            cancel=cancel,
-            replay=replay,
-        )
-    else:
+    if profile_name is None:
         given = [
             f"--{name}"
             for name, value in (
@@ -279,49 +272,36 @@ def simulate(
             raise CampaignError(f"{', '.join(given)} needs --profile")
         if image_path is None:
             raise CampaignError("give --image FILE or --profile NAME")
-    if image_path is not None:
-        data = image_path.read_bytes()
-    else:
-        assert profile is not None
-        data = profile_image(profile, size=image_size, seed=seed)
-    header = parse_header(data)
-    if current_version is None:
-        if profile is not None:
-            current_version = profile.zigbee.firmware_version
-        else:
-            current_version = max(0, header.file_version - 1)
-    running = build_image(
-        b"running image",
-        manufacturer_id=header.manufacturer_id,
-        image_type=header.image_type,
-        file_version=current_version,
-    )
-    if profile is not None:
-        client_policy = gb_client_policy(profile)
-        if _explicit(ctx, "max_data_size"):
-            client_policy = client_policy.replace(max_data_size=max_data_size)
-        if page_size is not None:
-            client_policy = client_policy.replace(use_page_requests=True, page_size=page_size)
-        identity = ClientIdentity(
-            profile.zigbee.manufacturer_id, profile.zigbee.image_type, ieee=GB_DEVICE_IEEE
-        )
-    else:
-        client_policy = ClientPolicy(
-            max_data_size=max_data_size,
-            use_page_requests=page_size is not None,
-            page_size=page_size or 1024,
-        )
-        identity = ClientIdentity(header.manufacturer_id, header.image_type)
+    image = read_image(image_path) if image_path is not None else None
     when, delay = upgrade_time
-    server_policy = ServerPolicy(
-        block_size_cap=server_block_cap,
-        wait_for_data_s=wait_for_data,
-        min_block_period=min_block_period,
-        upgrade_time=when,
-        upgrade_delay_s=delay,
-        release_after_s=release_after if when == "wait" else None,
+    scenario = one_device(
+        profile=None if profile_name is None else load_profile(profile_name),
+        image=image,
+        image_size=image_size,
+        plan=ActivationPlan(
+            mode=activate or "auto",
+            supplier=supplier or "A",
+            image_hash=_parse_hash(hash_hex),
+            at=_parse_time(at),
+            cancel=cancel,
+            replay=replay,
+        ),
+        current_version=current_version,
+        max_data_size=max_data_size if _explicit(ctx, "max_data_size") else None,
+        page_size=page_size,
+        server=ServerPolicy(
+            block_size_cap=server_block_cap,
+            wait_for_data_s=wait_for_data,
+            min_block_period=min_block_period,
+            upgrade_time=when,
+            upgrade_delay_s=delay,
+            release_after_s=release_after if when == "wait" else None,
+        ),
+        faults=LinkPolicy(drop=drop, duplicate=duplicate, reorder=reorder, corrupt=corrupt),
+        power_loss=power_loss,
+        seed=seed,
+        radio=radio,
     )
-    link = LinkPolicy(drop=drop, duplicate=duplicate, reorder=reorder, corrupt=corrupt)
     console = Console(stderr=True)
     with Progress(
         TextColumn("download"),
@@ -331,28 +311,20 @@ def simulate(
         transient=True,
         disable=not console.is_terminal,
     ) as bar:
-        task = bar.add_task("download", total=len(data))
+        task = bar.add_task("download", total=None)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or len(data))
+        def progress(_name: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
 
-        sim = Simulation(
-            running_image=running,
-            images=[data],
-            identity=identity,
-            client_policy=client_policy,
-            server_policy=server_policy,
-            link=link,
-            power_cuts=[PowerCut(at_fraction=f) for f in power_loss],
-            seed=seed,
-            progress=progress,
-            gb_profile=profile,
-            plan=plan,
-        )
-        result = sim.run()
+        report = run(scenario, realtime=realtime, progress=progress)
+    result = report.devices[0]
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(json.dumps({**result.to_json(), "virtual_seconds": report.virtual_seconds}))
         return
+    _print(result, report.virtual_seconds)
+
+
+def _print(result: DeviceReport, seconds: float) -> None:
     click.echo(
         f"outcome:          {result.outcome}" + (f" ({result.reason})" if result.reason else "")
     )
@@ -363,10 +335,10 @@ def simulate(
         f"downloaded:       {result.bytes} bytes, {result.blocks} blocks, {result.retries} retries"
     )
     click.echo(f"power losses:     {result.power_losses}")
-    click.echo(f"virtual time:     {result.virtual_seconds:.3f} s")
+    click.echo(f"virtual time:     {seconds:.3f} s")
     if result.gb is not None:
         gb = result.gb
-        click.echo(f"profile:          {gb['profile']} (activation {gb['activation_mode']})")
+        click.echo(f"profile:          {result.profile} (activation {gb['activation_mode']})")
         click.echo(f"alerts:           {' '.join(result.alerts) or '-'}")
         response = result.activation_response
         click.echo(f"CS06 response:    {'-' if response is None else response}")

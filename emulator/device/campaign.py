@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from emulator.errors import HanemuError
+from emulator.errors import CampaignError
 from emulator.gbcs.activation import ACTIVATION_RULES
 from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
 from emulator.gbcs.messages import HASH_LENGTH
@@ -48,10 +48,6 @@ PARTIES: dict[str, tuple[str, str]] = {
 be supplier A but signs with the rogue key."""
 
 DEFAULT_IMAGE_SIZE = 65536
-
-
-class CampaignError(HanemuError):
-    """A campaign or activation plan that cannot be carried out (bad mode, unknown party, ...)."""
 
 
 def at_time(seconds: float) -> dt.datetime:

@@ -9,12 +9,12 @@
   in `ACTIVATION_RULES`) run their OTA client with activation policy "out-of-band": the Comms
   Hub's "upgrade now" does not switch firmware; an accepted CS06 (or, for a CH-managed PPMID, the
   hub's instruction, answered with CS09) does, through the client's `OutOfBandActivate`.
-* GBCS bytes travel as SE Tunneling TransferData (cluster 0x0704) on the device's endpoint; the
-  device's responses and alerts go back the same way through `send`.
+* GBCS bytes reach it as SE Tunneling TransferData (cluster 0x0704) through `receive_tunnel`; the
+  device's responses and alerts go back through `send`.
 
 `activation_config` builds a device's `ActivationConfig` from its profile and the test PKI (keys
 derived from names, `emulator.testpki`). Nothing here is tied to a radio: `GbDevice` needs a node
-with `client`, `on_cluster` and `out_of_band_activate`, so `hanemu ota simulate` can reuse it. It
+with `client`, `on_state` and `out_of_band_activate` (the `EmulatedDevice`). It
 never decides whether a command is genuine (the handler does) and never reads wall time.
 """
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from emulator.device.tunnel import GBCS_TUNNEL_ID, HUB_INSTRUCTION_TUNNEL_ID, TUNNELING_CLUSTER
+from emulator.device.tunnel import GBCS_TUNNEL_ID, HUB_INSTRUCTION_TUNNEL_ID
 from emulator.errors import ImageFormatError
 from emulator.gbcs.activation import (
     ACTIVATION_RULES,
@@ -125,12 +125,10 @@ def device_verifier(config: ActivationConfig) -> oc.Verifier:
 
 
 class GbNode(Protocol):
-    """What `GbDevice` needs from a device (an `EmulatedNode`, or a simulation's client)."""
+    """What `GbDevice` needs from a device (an `EmulatedDevice`)."""
 
     client: oc.OtaClient
     on_state: list[Callable[[oc.State], None]]
-
-    def on_cluster(self, cluster: int, handler: Callable[..., None]) -> None: ...
 
     def out_of_band_activate(self) -> None: ...
 
@@ -191,7 +189,6 @@ class GbDevice:
         self.log = GbLog()
         self._inner = node.client.verifier
         node.client.verifier = self._verify
-        node.on_cluster(TUNNELING_CLUSTER, self._tunnel)
         node.on_state.append(self._state)
 
     @property
@@ -251,22 +248,20 @@ class GbDevice:
         if state is oc.State.UPGRADE_VIA_OUT_OF_BAND and self.activation_pending:
             self.node.out_of_band_activate()
 
-    def _tunnel(self, hdr: Any, payload: bytes, _packet: Any) -> None:
-        if (
-            hdr.command_id != 0x01 or len(payload) < 2
-        ):  # TransferData (from the hub): TunnelID, data
-            return
-        tunnel = int.from_bytes(payload[:2], "little")
-        if tunnel == HUB_INSTRUCTION_TUNNEL_ID:
-            self.ch_activate()
-        elif tunnel == GBCS_TUNNEL_ID:
-            self.receive(payload[2:])
+    def receive_tunnel(self, tunnel_id: int, data: bytes) -> Outcome | None:
+        """TransferData from the hub: a GBCS command, or the hub's own instruction."""
+        if tunnel_id == HUB_INSTRUCTION_TUNNEL_ID:
+            return self.ch_activate()
+        if tunnel_id == GBCS_TUNNEL_ID:
+            return self.receive(data)
+        return None
 
-    def receive(self, message: bytes) -> None:
+    def receive(self, message: bytes) -> Outcome:
         """A GBCS command for this device."""
         outcome = self.handler.handle(message, self.now())
         self.log.verdict = outcome.verdict.value
         self._emit(outcome)
+        return outcome
 
     def tick(self) -> None:
         """Run a due future-dated activation."""
@@ -274,8 +269,9 @@ class GbDevice:
         if outcome is not None:
             self._emit(outcome)
 
-    def ch_activate(self) -> None:
+    def ch_activate(self) -> Outcome:
         """The Comms Hub instructs activation (CH-managed devices raise CS09)."""
         outcome = self.handler.ch_activate(self.now())
         self.log.verdict = outcome.verdict.value
         self._emit(outcome)
+        return outcome

@@ -1,25 +1,21 @@
-"""The Comms Hub's Smart Energy application endpoint on a zigpy coordinator.
+"""The Comms Hub's Smart Energy application endpoint, on any air.
 
-A GB Comms Hub is the HAN's coordinator and its OTA server. `CommsHub` puts hanemu's sans-IO
+A GB Comms Hub is the HAN's coordinator and its OTA server. `CommsHub` holds hanemu's sans-IO
 `OtaServer` and an SE Tunneling server (cluster 0x0704, the carrier for GBCS commands, responses
-and alerts between the head-end and HAN devices) on one Smart Energy endpoint of a zigpy
-`Coordinator` (`emulator.radio.virtual`): frames addressed to that endpoint come here, the
-server's `Send` actions go out through zigpy's request path, delayed as the server asks. Devices
-find the endpoint with Match_Desc on profile 0x0109.
+and alerts between the head-end and HAN devices) on one Smart Energy endpoint. The air hands it
+the frames devices address to that endpoint (`ota_received`, `tunnel_received`) and carries what
+it sends through the one callable it was given (`send(nwk, cluster, data, endpoint)`), delayed as
+the server asks. Devices find the endpoint with Match_Desc on profile 0x0109.
 
-Tunnel data is carried as SE Tunneling TransferData (command 0x01 from the hub, 0x02 from a
-device: TunnelID uint16, then the data octets). This module owns that glue; it never decides
-OTA behaviour (the server's) or GBCS behaviour (the head-end's and the devices'), and never
-reads wall time.
+Tunnel data is carried as SE Tunneling TransferData (`emulator.device.tunnel`). This module owns
+that glue; it never decides OTA behaviour (the server's) or GBCS behaviour (the head-end's and
+the devices'), never knows which air carries it and never reads wall time.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
 
-import zigpy.types as t
 from zigpy.zcl import foundation
 
 from emulator.clock import Clock
@@ -27,25 +23,12 @@ from emulator.device.tunnel import (
     GBCS_TUNNEL_ID,
     TRANSFER_DATA_C2S,
     TUNNELING_CLUSTER,
+    TunnelSender,
     parse_transfer_data,
-    transfer_data,
 )
 from emulator.ota.frames import Send
 from emulator.ota.server import OtaServer
 from emulator.profiles import OTA_CLUSTER, SMART_ENERGY_PROFILE
-
-
-class Coordinator(Protocol):
-    """What the hub needs from a zigpy coordinator (`emulator.radio.virtual` provides it)."""
-
-    devices: dict[Any, Any]
-
-    def serve(self, endpoint: int, cluster: int, handler: Callable[[Any], None]) -> None: ...
-
-    async def send_zcl(
-        self, device: Any, *, src_ep: int, dst_ep: int, cluster: int, data: bytes
-    ) -> None: ...
-
 
 HUB_ENDPOINT = 9
 """The Comms Hub's Smart Energy endpoint (any free id: devices find it with Match_Desc)."""
@@ -63,92 +46,69 @@ HUB_DESCRIPTOR = {
 
 
 TunnelHandler = Callable[[int, bytes], None]
+HubSend = Callable[[int, int, bytes, "int | None"], None]
+"""How an air carries a hub frame: (device nwk, cluster, ZCL bytes, device endpoint or None)."""
 
 
 class CommsHub:
-    """The hub's SE endpoint: hanemu's OTA server and the GBCS tunnel, on a zigpy coordinator."""
+    """The hub's SE endpoint: hanemu's OTA server and the GBCS tunnel."""
 
-    def __init__(
-        self, app: Coordinator, server: OtaServer, clock: Clock, *, serve_ota: bool = True
-    ) -> None:
-        self.app = app
+    def __init__(self, server: OtaServer, clock: Clock, send: HubSend) -> None:
         self.server = server
         self.clock = clock
+        self._send = send
         self.on_tunnel: TunnelHandler | None = None
-        self._endpoints: dict[int, int] = {}
-        self._tsn = 0
-        self._tasks: set[asyncio.Task] = set()
-        if serve_ota:  # otherwise zigpy's own OTA code answers the devices
-            app.serve(HUB_ENDPOINT, OTA_CLUSTER, self._ota)
-        app.serve(HUB_ENDPOINT, TUNNELING_CLUSTER, self._tunnel)
+        self.endpoints: dict[int, int] = {}
+        """Device nwk -> the endpoint its OTA client spoke from."""
+        self.tunnel = TunnelSender(foundation.Direction.Server_to_Client)
 
-    def _ota(self, packet: t.ZigbeePacket) -> None:
-        src = packet.src.address
-        self._endpoints[src] = packet.src_ep
-        broadcast = packet.dst.addr_mode != t.AddrMode.NWK
-        for send in self.server.handle(
-            packet.data.serialize(), src, self.clock.now, broadcast=broadcast
-        ):
+    def ota_received(
+        self, src: int, data: bytes, *, broadcast: bool = False, endpoint: int | None = None
+    ) -> None:
+        """An OTA cluster frame from a device."""
+        if endpoint is not None:
+            self.endpoints[src] = endpoint
+        for send in self.server.handle(data, src, self.clock.now, broadcast=broadcast):
             self.send(send)
 
     def send(self, send: Send, *, endpoint: int | None = None) -> None:
         """Carry out one of the server's `Send` actions."""
         if send.delay > 0:
-            self.clock.call_later(send.delay, self._send_now, send, OTA_CLUSTER, endpoint)
-        else:
-            self._send_now(send, OTA_CLUSTER, endpoint)
-
-    def _send_now(self, send: Send, cluster: int, endpoint: int | None) -> None:
-        device = self.app.devices.get(self._ieee(send.dst)) if self._ieee(send.dst) else None
-        if device is None:
-            return
-        dst_ep = endpoint or self._endpoints.get(send.dst) or 1
-        task = asyncio.get_running_loop().create_task(
-            self.app.send_zcl(
-                device, src_ep=HUB_ENDPOINT, dst_ep=dst_ep, cluster=cluster, data=send.data
+            self.clock.call_later(
+                send.delay, self._send_now, send.dst, OTA_CLUSTER, send.data, endpoint
             )
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        else:
+            self._send_now(send.dst, OTA_CLUSTER, send.data, endpoint)
 
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a delivery failure is the air's business; the server retries
+    def _send_now(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
+        self._send(nwk, cluster, data, endpoint or self.endpoints.get(nwk))
 
-    def _ieee(self, nwk: int) -> t.EUI64 | None:
-        for ieee, device in self.app.devices.items():
-            if device.nwk == nwk:
-                return ieee
-        return None
-
-    def notify(self, nwk: int, endpoint: int, **fields: int) -> None:
-        """Unicast Image Notify to a device."""
-        for send in self.server.notify(nwk, **fields):
-            self.send(send, endpoint=endpoint)
+    def offer(self, nwk: int, image: bytes) -> None:
+        """Put an image in the server's store and tell the device with Image Notify."""
+        self.server.store.add(image)
+        for send in self.server.notify(nwk):
+            self.send(send)
 
     # -- GBCS tunnel ---------------------------------------------------------------------------
 
-    def _tunnel(self, packet: t.ZigbeePacket) -> None:
+    def tunnel_received(self, src: int, zcl: bytes, *, endpoint: int | None = None) -> None:
+        """An SE Tunneling frame from a device: TransferData on the GBCS tunnel goes on to the
+        head-end."""
         try:
-            hdr, payload = foundation.ZCLHeader.deserialize(packet.data.serialize())
+            hdr, payload = foundation.ZCLHeader.deserialize(zcl)
         except (ValueError, KeyError):
             return
         if hdr.frame_control.frame_type != foundation.FrameType.CLUSTER_COMMAND:
             return
         if hdr.command_id != TRANSFER_DATA_C2S:
             return
+        if endpoint is not None:
+            self.endpoints.setdefault(src, endpoint)
         parsed = parse_transfer_data(payload)
-        self._endpoints.setdefault(packet.src.address, packet.src_ep)
         if parsed is not None and parsed[0] == GBCS_TUNNEL_ID and self.on_tunnel is not None:
-            self.on_tunnel(packet.src.address, parsed[1])
+            self.on_tunnel(src, parsed[1])
 
-    def send_tunnel(
-        self, nwk: int, endpoint: int, data: bytes, *, tunnel_id: int = GBCS_TUNNEL_ID
-    ) -> None:
+    def send_tunnel(self, nwk: int, data: bytes, *, tunnel_id: int = GBCS_TUNNEL_ID) -> None:
         """Send GBCS bytes (or the hub's instruction) to a device over SE Tunneling."""
-        self._tsn = (self._tsn + 1) & 0xFF
-        frame = transfer_data(
-            self._tsn, data, direction=foundation.Direction.Server_to_Client, tunnel_id=tunnel_id
-        )
-        self._send_now(Send(frame, nwk), TUNNELING_CLUSTER, endpoint)
+        frame = self.tunnel.frame(data, tunnel_id=tunnel_id)
+        self._send_now(nwk, TUNNELING_CLUSTER, frame, None)

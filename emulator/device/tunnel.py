@@ -1,9 +1,10 @@
 """GBCS over the HAN: SE Tunneling (cluster 0x0704) TransferData between the hub and a device.
 
 Owns the tunnel's cluster and command ids, the tunnel ids hanemu uses (GBCS messages on one, the
-hub's own activation instruction to a CH-managed device on another) and the TransferData framing,
-so the hub, the emulated devices and the one-device simulation frame GBCS bytes the same way.
-Never interprets the GBCS bytes it carries.
+hub's own activation instruction to a CH-managed device on another), the TransferData framing and
+the numbering of tunnel frames (`TunnelSender`, one per sending end), so the hub and every
+emulated device frame GBCS bytes the same way on any air. Never interprets the GBCS bytes it
+carries.
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ def transfer_data(
     header = foundation.ZCLHeader.cluster(tsn, command, direction=direction)
     header.frame_control = header.frame_control.replace(disable_default_response=True)
     return header.serialize() + struct.pack("<H", tunnel_id) + data
+
+
+class TunnelSender:
+    """One end of the tunnel: frames data as TransferData with its own ZCL sequence numbers."""
+
+    __slots__ = ("_tsn", "direction")
+
+    def __init__(self, direction: foundation.Direction, *, first_tsn: int = 0) -> None:
+        self.direction = direction
+        self._tsn = first_tsn & 0xFF
+
+    def frame(self, data: bytes, *, tunnel_id: int = GBCS_TUNNEL_ID) -> bytes:
+        """The next TransferData frame carrying `data`."""
+        self._tsn = (self._tsn + 1) & 0xFF
+        return transfer_data(self._tsn, data, direction=self.direction, tunnel_id=tunnel_id)
 
 
 def parse_transfer_data(payload: bytes) -> tuple[int, bytes] | None:

@@ -7,7 +7,8 @@ events (an incoming GBCS command, time passing, an image stored, the Comms Hub's
 `now`, and returns an `Outcome`: the response and alerts to send, whether firmware was switched,
 the new state to persist, and one line saying what was accepted or refused and why.
 
-What each activation class allows is data (`ACTIVATION_RULES`), not branches on device type.
+The activation classes are `ActivationClass` members (values: the profile spellings), and what
+each allows is data (`ACTIVATION_RULES`), not branches on device type.
 Processing order follows GBCS §11.5 as digested in shared/spec/gb-firmware.md §4.4: MAC and
 signature, then the originator counter, then the hash (noImageHeld = 1, hashMismatch = 2).
 
@@ -62,20 +63,34 @@ class ActivationRule:
     description: str
 
 
-ACTIVATION_RULES: dict[str, ActivationRule] = {
-    "critical": ActivationRule(
+class ActivationClass(enum.StrEnum):
+    """Who may activate a device's firmware, and how it knows the command is genuine."""
+
+    CRITICAL = "critical"
+    NON_CRITICAL = "non-critical"
+    CH_MANAGED = "ch-managed"
+    DISPLAY_MESSAGE = "display-message"
+    LOCAL_ONLY = "local-only"
+
+
+ACTIVATION_RULES: dict[ActivationClass, ActivationRule] = {
+    ActivationClass.CRITICAL: ActivationRule(
         True, True, False, "Critical CS06: supplier signature (slot) + MAC, then hash"
     ),
-    "non-critical": ActivationRule(True, False, False, "Non-Critical CS06: MAC only, then hash"),
-    "ch-managed": ActivationRule(
+    ActivationClass.NON_CRITICAL: ActivationRule(
+        True, False, False, "Non-Critical CS06: MAC only, then hash"
+    ),
+    ActivationClass.CH_MANAGED: ActivationRule(
         False, False, True, "the Comms Hub activates; the device raises CS09"
     ),
-    "display-message": ActivationRule(
+    ActivationClass.DISPLAY_MESSAGE: ActivationRule(
         False, False, False, "activated by a Display Message via the ESME (paper IHD option 2)"
     ),
-    "local-only": ActivationRule(False, False, False, "activated locally only (site visit, Wi-Fi)"),
+    ActivationClass.LOCAL_ONLY: ActivationRule(
+        False, False, False, "activated locally only (site visit, Wi-Fi)"
+    ),
 }
-ACTIVATION_CLASSES = tuple(ACTIVATION_RULES)
+ACTIVATION_CLASSES = tuple(c.value for c in ActivationClass)
 
 
 class Verdict(enum.Enum):
@@ -111,7 +126,8 @@ class ActivationConfig:
     """Everything fixed about a device's activation security (from its profile and keys)."""
 
     device_id: bytes
-    activation: str
+    activation: ActivationClass
+    """A member, or its spelling (kept as the member)."""
     ka_key: ec.EllipticCurvePrivateKey
     """The device's key-agreement private key (MAC key derivation)."""
     acb_ka_public: ec.EllipticCurvePublicKey
@@ -124,11 +140,12 @@ class ActivationConfig:
     """The device's own digital-signing key; alerts are signed with it when present."""
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATION_RULES:
+        if self.activation not in ACTIVATION_CLASSES:
             raise PolicyError(
                 f"activation class must be one of {', '.join(ACTIVATION_CLASSES)}, "
                 f"got {self.activation!r}"
             )
+        object.__setattr__(self, "activation", ActivationClass(self.activation))
         if len(self.slots) > self.slot_capacity:
             raise PolicyError(
                 f"{len(self.slots)} supplier certificate(s) given, the device has "

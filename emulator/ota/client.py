@@ -8,9 +8,13 @@ answer, what to download, when to retry, when to give up, when to activate. It i
 It must never do I/O, read a clock, sleep, or draw randomness from anywhere but the `random.Random`
 it was given; the driver owns sockets, flash and time.
 
-Reading guide: `TRANSITIONS` maps every (state, trigger) the client reacts to onto a handler and
-the states that handler may leave the client in; `IGNORED` lists every other pair with the reason
-it is ignored. `OtaClient.handle` checks each handler stays inside its row. Frame guards apply
+Reading guide: `TRANSITIONS`, at the end of the module after the handlers it names, maps every
+(state, trigger) the client reacts to onto a handler and the states that handler may leave the
+client in; `IGNORED` lists every other pair with the reason it is ignored. Both are grouped by
+state in spec §2.2's order. `OtaClient.handle` finds the pair's row, calls its handler with the
+trigger's payload (the event itself, or a decoded frame as `Received`) and checks the handler
+stayed inside its row. What the client tracks inside a state (the answer it awaits, error counts,
+page mode, the download) is declared in one block of `OtaClient.__init__`. Frame guards apply
 before the table in every powered state: an undecodable unicast frame gets a Default Response
 naming the problem (MALFORMED_COMMAND, UNSUP_CLUSTER_COMMAND), and once UpgradeServerID is known
 any command but Image Notify from another node gets Default Response NOT_AUTHORIZED (spec §2.3).
@@ -24,11 +28,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.errors import FrameError, ImageFormatError
+from zigpy.zcl.clusters.general import Ota
+
+from emulator.errors import FrameError, ImageFormatError, TransitionError
 from emulator.ota import frames
 from emulator.ota.frames import NO_UPGRADE_TIME, Send, Status
 from emulator.ota.image import parse_header
-from emulator.ota.policy import ClientPolicy
+from emulator.ota.policy import (
+    ActivationPolicy,
+    ClientPolicy,
+    CountdownMode,
+    TimeoutPolicy,
+    Verification,
+)
 from emulator.ota.verify import check_file
 
 UNKNOWN_EUI64 = 0xFFFFFFFFFFFFFFFF
@@ -61,19 +73,31 @@ class State(enum.Enum):
     UPGRADE_VIA_OUT_OF_BAND = "upgrade-via-out-of-band"
 
 
+_UpgradeStatus = Ota.ImageUpgradeStatus
+
 #: ImageUpgradeStatus (attribute 0x0006) reported in each state (spec §2.2).
-IMAGE_UPGRADE_STATUS = {
-    State.OFF: 0,
-    State.NONE: 0,
-    State.DELAY: 0,
-    State.DISCOVER_SERVER: 0,
-    State.GET_SERVER_EUI: 0,
-    State.QUERY_NEXT_IMAGE: 0,
-    State.DOWNLOAD: 1,
-    State.VERIFY_IMAGE: 2,
-    State.WAITING_FOR_UPGRADE_MESSAGE: 3,
-    State.COUNTDOWN_TO_UPGRADE: 4,
-    State.UPGRADE_VIA_OUT_OF_BAND: 6,
+IMAGE_UPGRADE_STATUS: dict[State, Ota.ImageUpgradeStatus] = {
+    State.OFF: _UpgradeStatus.Normal,
+    State.NONE: _UpgradeStatus.Normal,
+    State.DELAY: _UpgradeStatus.Normal,
+    State.DISCOVER_SERVER: _UpgradeStatus.Normal,
+    State.GET_SERVER_EUI: _UpgradeStatus.Normal,
+    State.QUERY_NEXT_IMAGE: _UpgradeStatus.Normal,
+    State.DOWNLOAD: _UpgradeStatus.Download_in_progress,
+    State.VERIFY_IMAGE: _UpgradeStatus.Download_complete,
+    State.WAITING_FOR_UPGRADE_MESSAGE: _UpgradeStatus.Waiting_to_upgrade,
+    State.COUNTDOWN_TO_UPGRADE: _UpgradeStatus.Count_down,
+    State.UPGRADE_VIA_OUT_OF_BAND: _UpgradeStatus.Waiting_to_Upgrade_via_External_Event,
+}
+
+#: The policy modes as the client reports them (attributes 0x000B and 0x000C, spec §1.2).
+ZCL_ACTIVATION_POLICY = {
+    ActivationPolicy.SERVER: Ota.UpgradeActivationPolicy.OTA_server_allowed,
+    ActivationPolicy.OUT_OF_BAND: Ota.UpgradeActivationPolicy.Out_of_band_allowed,
+}
+ZCL_TIMEOUT_POLICY = {
+    TimeoutPolicy.APPLY: Ota.UpgradeTimeoutPolicy.Apply_after_timeout,
+    TimeoutPolicy.DO_NOT_APPLY: Ota.UpgradeTimeoutPolicy.Do_not_apply_after_timeout,
 }
 
 
@@ -190,6 +214,18 @@ Event = (
     | FrameReceived
 )
 
+#: The trigger of each event but `TimerFired` (TIMER) and `FrameReceived` (its command's name).
+_EVENT_TRIGGERS: dict[type, Trigger] = {
+    PowerRestored: Trigger.POWER_RESTORED,
+    PowerLost: Trigger.POWER_LOST,
+    Start: Trigger.START,
+    ServerFound: Trigger.SERVER_FOUND,
+    DiscoveryFailed: Trigger.DISCOVERY_FAILED,
+    ServerEuiResolved: Trigger.SERVER_EUI,
+    OutOfBandActivate: Trigger.OUT_OF_BAND_ACTIVATE,
+    ActivationFailed: Trigger.ACTIVATION_FAILED,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ArmTimer:
@@ -298,140 +334,64 @@ default_verifier = verifier_for()
 
 
 # ---------------------------------------------------------------------------------------------
-# The table
+# What the table holds
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A received OTA command that passed the frame guards: the payload of a frame trigger."""
+
+    event: FrameReceived
+    frame: frames.Frame
+
+    @property
+    def command(self) -> Any:
+        """zigpy's command object (fields by zigpy's names)."""
+        return self.frame.command
+
+
+Payload = (
+    PowerRestored
+    | PowerLost
+    | Start
+    | TimerFired
+    | ServerFound
+    | DiscoveryFailed
+    | ServerEuiResolved
+    | OutOfBandActivate
+    | ActivationFailed
+    | Received
+)
+"""What a handler is given: the event, except that a frame arrives decoded, as `Received`."""
+
+Handler = Callable[["OtaClient", Any], None]
+"""A transition's handler, called with the client and the trigger's payload (one `Payload` type
+per trigger: `TimerFired` for TIMER, `Received` for a command, the event's own type otherwise)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    handler: str
+    """One transition: the handler to run and every state it may leave the client in."""
+
+    handler: Handler
     targets: frozenset[State]
 
 
-def _row(handler: str, *targets: State) -> Row:
+def _row(handler: Handler, *targets: State) -> Row:
     return Row(handler, frozenset(targets))
 
 
 S = State
 T = Trigger
-_POWERED = [s for s in State if s is not State.OFF]
-_SERVER_KNOWN = [
+#: States in which a server has been selected (the NOT_AUTHORIZED guard applies).
+_SERVER_KNOWN = (
     S.QUERY_NEXT_IMAGE,
     S.DOWNLOAD,
     S.VERIFY_IMAGE,
     S.WAITING_FOR_UPGRADE_MESSAGE,
     S.COUNTDOWN_TO_UPGRADE,
     S.UPGRADE_VIA_OUT_OF_BAND,
-]
-_AFTER_EUI = (S.QUERY_NEXT_IMAGE, S.DOWNLOAD, S.VERIFY_IMAGE)
-
-TRANSITIONS: dict[tuple[State, Trigger], Row] = {
-    (S.OFF, T.POWER_RESTORED): _row("_boot", S.NONE),
-    **{(s, T.POWER_LOST): _row("_power_lost", S.OFF) for s in _POWERED},
-    (S.NONE, T.START): _row("_start", S.DELAY),
-    (S.DELAY, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
-    (S.DELAY, T.IMAGE_NOTIFY): _row("_discover", S.DISCOVER_SERVER),
-    (S.DISCOVER_SERVER, T.SERVER_FOUND): _row("_server_found", S.GET_SERVER_EUI),
-    (S.DISCOVER_SERVER, T.DISCOVERY_FAILED): _row("_discovery_failed", S.DISCOVER_SERVER),
-    (S.DISCOVER_SERVER, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
-    (S.GET_SERVER_EUI, T.SERVER_EUI): _row("_server_eui", *_AFTER_EUI),
-    (S.GET_SERVER_EUI, T.TIMER): _row("_discover", S.DISCOVER_SERVER),
-    (S.QUERY_NEXT_IMAGE, T.TIMER): _row("_query_timer", S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER),
-    (S.QUERY_NEXT_IMAGE, T.IMAGE_NOTIFY): _row("_notify", S.QUERY_NEXT_IMAGE),
-    (S.QUERY_NEXT_IMAGE, T.QUERY_NEXT_IMAGE_RESPONSE): _row(
-        "_query_response", S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER, S.DOWNLOAD
-    ),
-    (S.QUERY_NEXT_IMAGE, T.DEFAULT_RESPONSE): _row("_query_default_response", S.QUERY_NEXT_IMAGE),
-    (S.DOWNLOAD, T.TIMER): _row("_download_timer", S.DOWNLOAD, S.QUERY_NEXT_IMAGE),
-    (S.DOWNLOAD, T.IMAGE_BLOCK_RESPONSE): _row(
-        "_block_response", S.DOWNLOAD, S.VERIFY_IMAGE, S.QUERY_NEXT_IMAGE
-    ),
-    (S.DOWNLOAD, T.DEFAULT_RESPONSE): _row(
-        "_download_default_response", S.DOWNLOAD, S.QUERY_NEXT_IMAGE
-    ),
-    (S.VERIFY_IMAGE, T.TIMER): _row("_verify", S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE),
-    (S.WAITING_FOR_UPGRADE_MESSAGE, T.TIMER): _row(
-        "_waiting_timer", S.WAITING_FOR_UPGRADE_MESSAGE, S.COUNTDOWN_TO_UPGRADE
-    ),
-    (S.WAITING_FOR_UPGRADE_MESSAGE, T.UPGRADE_END_RESPONSE): _row(
-        "_upgrade_end_response",
-        S.WAITING_FOR_UPGRADE_MESSAGE,
-        S.COUNTDOWN_TO_UPGRADE,
-        S.UPGRADE_VIA_OUT_OF_BAND,
-    ),
-    (S.WAITING_FOR_UPGRADE_MESSAGE, T.DEFAULT_RESPONSE): _row(
-        "_waiting_default_response", S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE
-    ),
-    (S.COUNTDOWN_TO_UPGRADE, T.TIMER): _row("_activate", S.COUNTDOWN_TO_UPGRADE),
-    (S.COUNTDOWN_TO_UPGRADE, T.UPGRADE_END_RESPONSE): _row(
-        "_upgrade_end_response",
-        S.WAITING_FOR_UPGRADE_MESSAGE,
-        S.COUNTDOWN_TO_UPGRADE,
-        S.UPGRADE_VIA_OUT_OF_BAND,
-    ),
-    (S.COUNTDOWN_TO_UPGRADE, T.ACTIVATION_FAILED): _row("_activation_failed", S.QUERY_NEXT_IMAGE),
-    (S.UPGRADE_VIA_OUT_OF_BAND, T.UPGRADE_END_RESPONSE): _row(
-        "_out_of_band_upgrade_end_response", S.UPGRADE_VIA_OUT_OF_BAND
-    ),
-    (S.UPGRADE_VIA_OUT_OF_BAND, T.OUT_OF_BAND_ACTIVATE): _row(
-        "_out_of_band_activate", S.COUNTDOWN_TO_UPGRADE
-    ),
-}
-
-_BUSY = (S.DOWNLOAD, S.VERIFY_IMAGE, S.WAITING_FOR_UPGRADE_MESSAGE, S.COUNTDOWN_TO_UPGRADE)
-_FRAMES = (
-    T.IMAGE_NOTIFY,
-    T.QUERY_NEXT_IMAGE_RESPONSE,
-    T.IMAGE_BLOCK_RESPONSE,
-    T.UPGRADE_END_RESPONSE,
-    T.QUERY_SPECIFIC_FILE_RESPONSE,
-    T.DEFAULT_RESPONSE,
 )
-
-
-def _ignored() -> dict[tuple[State, Trigger], str]:
-    """Every (state, trigger) pair not in TRANSITIONS, with the reason it is ignored."""
-    out: dict[tuple[State, Trigger], str] = {}
-    for trigger in Trigger:
-        if trigger is not T.POWER_RESTORED:
-            out[(S.OFF, trigger)] = "no power: the radio and timers are dead"
-    for state in _POWERED:
-        out[(state, T.POWER_RESTORED)] = "already powered: a reboot is PowerLost then PowerRestored"
-        if state is not S.NONE:
-            out[(state, T.START)] = "already started"
-        for trigger in (T.SERVER_FOUND, T.DISCOVERY_FAILED):
-            if state is not S.DISCOVER_SERVER:
-                out[(state, trigger)] = "late discovery result: no discovery in progress"
-        if state is not S.GET_SERVER_EUI:
-            out[(state, T.SERVER_EUI)] = "late EUI64 result: no lookup in progress"
-        if state is not S.UPGRADE_VIA_OUT_OF_BAND:
-            out[(state, T.OUT_OF_BAND_ACTIVATE)] = "no image waiting for out-of-band activation"
-        if state is not S.COUNTDOWN_TO_UPGRADE:
-            out[(state, T.ACTIVATION_FAILED)] = "no activation in progress"
-        for trigger in _FRAMES:
-            if state in (S.NONE, S.DISCOVER_SERVER, S.GET_SERVER_EUI):
-                reason = "no OTA server selected yet (spec §2.3: commands invalid for the state)"
-            elif trigger is T.IMAGE_NOTIFY and state in (*_BUSY, S.UPGRADE_VIA_OUT_OF_BAND):
-                reason = "an upgrade in progress ignores Image Notify (spec §1.6.6)"
-            elif trigger is T.QUERY_SPECIFIC_FILE_RESPONSE:
-                reason = "this client never sends Query Device Specific File Request"
-            else:
-                reason = "command invalid for the state (spec §2.3): ignored"
-            out[(state, trigger)] = reason
-        if state is S.NONE:
-            out[(state, T.TIMER)] = "no timer is armed before start"
-        if state is S.UPGRADE_VIA_OUT_OF_BAND:
-            out[(state, T.TIMER)] = "waits for the out-of-band event only"
-    for key in TRANSITIONS:
-        out.pop(key, None)
-    return out
-
-
-#: Every (state, trigger) pair outside TRANSITIONS, with why it is ignored.
-IGNORED: dict[tuple[State, Trigger], str] = _ignored()
-
-
-class TransitionError(AssertionError):
-    """A handler left the client in a state its table row does not allow (a bug, not input)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +400,8 @@ class TransitionError(AssertionError):
 
 @dataclass(slots=True)
 class _Download:
+    """The image on its way: what the server offered, the bytes so far, the page being asked."""
+
     manufacturer_id: int
     image_type: int
     file_version: int
@@ -474,10 +436,11 @@ class OtaClient:
         self.identity = identity
         self.policy = policy or ClientPolicy()
         self.rng = rng
-        if verifier is None and self.policy.verification == "auto":
+        if verifier is None and self.policy.verification is Verification.AUTO:
             verifier = default_verifier
         self.verifier = verifier
         self.on_transition = on_transition
+        # The state model: changed only by the handlers `TRANSITIONS` names.
         self.state = State.OFF
         # Attributes (spec §1.1), by zigpy's names where they are stored.
         self.upgrade_server_id = UNKNOWN_EUI64
@@ -487,20 +450,34 @@ class OtaClient:
         self.downloaded_zigbee_stack_version = NO_STACK_VERSION
         self.image_type_id = NO_IMAGE_TYPE
         self.minimum_block_period = 0
-        # Machine variables.
+        # Extra bits of state that don't quite fit into the state model: where the client is
+        # inside its state. With the attributes above, this is everything the client remembers;
+        # `_on_power_restored` resets what a reboot loses.
         self.server_address: int | None = None
+        """Node address of the selected OTA server; None until discovery finds one."""
         self.last_reason: str | None = None
+        """Why the last download ended short of activation (as in its `Outcome`)."""
         self.retries = 0
         """Image Block/Page Requests sent again for an offset already asked for."""
         self._download: _Download | None = None
+        """The image being downloaded, verified or waiting to activate; None: no OTA running."""
         self._record: DownloadRecord | None = None
+        """The slot record last committed to flash, or found there at boot."""
         self._slot = b""
+        """Slot bytes found at boot, kept until the server is known and the download resumes."""
         self._token = 0
+        """Token of the one armed timer; a `TimerFired` with another token is stale."""
         self._tsn = rng.randrange(256)
+        """ZCL sequence number of the last command sent."""
         self._awaiting = False
+        """A query, block/page request or Upgrade End Request is out, its answer not yet in."""
         self._stale_seen = False
+        """A block for another offset came while awaiting: ask again at once, no error counted."""
         self._page_mode = False
+        """Downloading with Image Page Requests (dropped when the server has no page support)."""
         self._errors = 0
+        """Consecutive failures in this state: unanswered requests, unusable query answers."""
+        # What the event being handled asks the driver to do (`handle` returns it).
         self._actions: list[Action] = []
 
     # -- the one entry point ---------------------------------------------------------------------
@@ -508,31 +485,35 @@ class OtaClient:
     def handle(self, event: Event, now: float) -> list[Action]:
         """Feed one event at time `now`; returns what the driver must do, in order."""
         self._actions = actions = []
-        payload: Any = event
+        payload: Payload
         if isinstance(event, FrameReceived):
             if self.state is State.OFF:
                 return actions
-            decoded = self._decode(event)
-            if decoded is None:
+            received = self._decode(event)
+            if received is None:
                 return actions
-            trigger = Trigger(decoded.name)
-            payload = (event, decoded)
+            trigger = Trigger(received.frame.name)
+            payload = received
         elif isinstance(event, TimerFired):
             if event.token != self._token:
                 return actions
             trigger = Trigger.TIMER
+            payload = event
         else:
             trigger = _EVENT_TRIGGERS[type(event)]
+            payload = event
         row = TRANSITIONS.get((self.state, trigger))
         if row is None:
-            if isinstance(event, FrameReceived):
-                self._refuse_ignored(event, payload[1])
+            if (self.state, trigger) not in IGNORED:
+                raise TransitionError(f"no row for {trigger.name} in {self.state.name}")
+            if isinstance(payload, Received):
+                self._refuse_ignored(payload)
             return actions
         old = self.state
-        getattr(self, row.handler)(payload)
+        row.handler(self, payload)
         if self.state not in row.targets:
             raise TransitionError(
-                f"{row.handler} moved {old.name} to {self.state.name} on {trigger.name}"
+                f"{row.handler.__name__} moved {old.name} to {self.state.name} on {trigger.name}"
             )
         if self.state is not old and self.on_transition is not None:
             self.on_transition(Transition(now, old, self.state, trigger))
@@ -541,7 +522,7 @@ class OtaClient:
     # -- attributes ------------------------------------------------------------------------------
 
     @property
-    def image_upgrade_status(self) -> int:
+    def image_upgrade_status(self) -> Ota.ImageUpgradeStatus:
         return IMAGE_UPGRADE_STATUS[self.state]
 
     def attributes(self) -> dict[str, int]:
@@ -558,8 +539,8 @@ class OtaClient:
             "image_type_id": self.image_type_id,
             "minimum_block_req_delay": self.minimum_block_period,
             "image_stamp": self.identity.image_stamp,
-            "upgrade_activation_policy": 0 if self.policy.activation_policy == "server" else 1,
-            "upgrade_timeout_policy": 0 if self.policy.timeout_policy == "apply" else 1,
+            "upgrade_activation_policy": ZCL_ACTIVATION_POLICY[self.policy.activation_policy],
+            "upgrade_timeout_policy": ZCL_TIMEOUT_POLICY[self.policy.timeout_policy],
             "cluster_revision": self.policy.cluster_revision,
         }
 
@@ -582,17 +563,17 @@ class OtaClient:
         data = frames.encode(name, self._next_tsn(), **fields)
         self._actions.append(Send(data, self.server_address))
 
-    def _default_response(self, event: FrameReceived, frame: Any, status: Status) -> None:
+    def _default_response(self, rx: Received, status: Status) -> None:
         """Default Response to a received command (never to a broadcast or a Default Response)."""
-        if event.broadcast or frame.name == frames.DEFAULT_RESPONSE:
+        if rx.event.broadcast or rx.frame.name == frames.DEFAULT_RESPONSE:
             return
-        self._default_response_raw(event.src, frame.header, status)
+        self._default_response_raw(rx.event.src, rx.frame.header, status)
 
     def _default_response_raw(self, dst: int, header: Any, status: Status) -> None:
         data = frames.encode_default_response(header.tsn, header.command_id, status, frames.C2S)
         self._actions.append(Send(data, dst))
 
-    def _decode(self, event: FrameReceived) -> frames.Frame | None:
+    def _decode(self, event: FrameReceived) -> Received | None:
         """Decode and apply the frame guards; None when the frame goes no further."""
         try:
             frame = frames.decode(event.data)
@@ -608,25 +589,26 @@ class OtaClient:
             return None
         if frame.direction != frames.S2C:
             return None  # a client->server command is not for a client
+        rx = Received(event, frame)
         if (
             self.server_address is not None
             and self.state in _SERVER_KNOWN
             and event.src != self.server_address
             and frame.name != "image_notify"
         ):
-            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+            self._default_response(rx, Status.NOT_AUTHORIZED)
             return None
-        return frame
+        return rx
 
-    def _refuse_ignored(self, event: FrameReceived, frame: frames.Frame) -> None:
+    def _refuse_ignored(self, rx: Received) -> None:
         """EmberZNet: a command invalid for the state is ignored, FAILURE if unicast."""
-        if frame.name == frames.DEFAULT_RESPONSE or self.state in (
+        if rx.frame.name == frames.DEFAULT_RESPONSE or self.state in (
             S.NONE,
             S.DISCOVER_SERVER,
             S.GET_SERVER_EUI,
         ):
             return
-        self._default_response(event, frame, Status.FAILURE)
+        self._default_response(rx, Status.FAILURE)
 
     def _enter(self, state: State) -> None:
         self.state = state
@@ -665,7 +647,7 @@ class OtaClient:
 
     # -- power and start -------------------------------------------------------------------------
 
-    def _boot(self, event: PowerRestored) -> None:
+    def _on_power_restored(self, event: PowerRestored) -> None:
         self.current_file_version = event.current_file_version
         self._record = event.record
         self._slot = event.slot
@@ -689,33 +671,38 @@ class OtaClient:
             self.file_offset = NO_VERSION
         self._enter(S.NONE)
 
-    def _power_lost(self, _event: PowerLost) -> None:
+    def _on_power_lost(self, _event: PowerLost) -> None:
         self._token += 1  # every armed timer is dead
         self._download = None
         self._enter(S.OFF)
 
-    def _start(self, _event: Start) -> None:
+    def _on_start(self, _event: Start) -> None:
         self._enter(S.DELAY)
         p = self.policy
         self._arm(self.rng.randint(p.start_delay_min_s, p.start_delay_max_s))
 
-    def _discover(self, _event: Any) -> None:
+    def _on_discover(self, _payload: TimerFired | Received) -> None:
+        """The start delay ran out (or an Image Notify cut it short), or the last discovery or
+        EUI64 lookup went unanswered: look for a server."""
+        self._discover()
+
+    def _discover(self) -> None:
         self.upgrade_server_id = UNKNOWN_EUI64
         self.server_address = None
         self._enter(S.DISCOVER_SERVER)
         self._actions.append(DiscoverServer())
         self._arm(self.policy.server_discovery_delay_s)
 
-    def _discovery_failed(self, _event: DiscoveryFailed) -> None:
+    def _on_discovery_failed(self, _event: DiscoveryFailed) -> None:
         self._arm(self.policy.server_discovery_delay_s)
 
-    def _server_found(self, event: ServerFound) -> None:
+    def _on_server_found(self, event: ServerFound) -> None:
         self.server_address = event.address
         self._enter(S.GET_SERVER_EUI)
         self._actions.append(ResolveServerEui(event.address))
         self._arm(self.policy.message_timeout_ms / 1000)
 
-    def _server_eui(self, event: ServerEuiResolved) -> None:
+    def _on_server_eui(self, event: ServerEuiResolved) -> None:
         """EmberZNet `determineNextState()`: resume, re-verify, or query (spec §2.5)."""
         self.upgrade_server_id = event.eui64
         record = self._record
@@ -759,30 +746,29 @@ class OtaClient:
         self._awaiting = True
         self._arm(self.policy.message_timeout_ms / 1000)
 
-    def _query_timer(self, _event: TimerFired) -> None:
+    def _on_query_timer(self, _event: TimerFired) -> None:
         if self._awaiting:
             self._errors += 1
             if self._errors >= self.policy.query_error_threshold:
                 self._awaiting = False
                 self._errors = 0
-                self._discover(None)
+                self._discover()
                 return
         self._send_query()
 
-    def _query_error(self, event: FrameReceived, frame: frames.Frame, status: Status) -> None:
-        self._default_response(event, frame, status)
+    def _query_error(self, rx: Received, status: Status) -> None:
+        self._default_response(rx, status)
         self._awaiting = False
         self._errors += 1
         if self._errors >= self.policy.query_error_threshold:
             self._errors = 0
-            self._discover(None)
+            self._discover()
         else:
             self._arm(self.policy.query_interval_s)
 
-    def _notify(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        event, frame = payload
-        cmd = frame.command
-        if event.broadcast:
+    def _on_image_notify(self, rx: Received) -> None:
+        frame, cmd = rx.frame, rx.command
+        if rx.event.broadcast:
             payload_type = int(cmd.payload_type)
             if _NOTIFY_LENGTHS.get(payload_type) != frame.payload_length:
                 return
@@ -797,21 +783,19 @@ class OtaClient:
             if self.rng.randint(1, 100) > cmd.query_jitter:
                 return
         elif not frame.disable_default_response:
-            self._default_response(event, frame, Status.SUCCESS)
+            self._default_response(rx, Status.SUCCESS)
         self._errors = 0
         self._send_query()
 
-    def _query_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        _event, frame = payload
-        if self._awaiting and frame.command.command_id == frames.command_id("query_next_image"):
+    def _on_query_default_response(self, rx: Received) -> None:
+        if self._awaiting and rx.command.command_id == frames.command_id("query_next_image"):
             self._awaiting = False
             self._arm(self.policy.query_interval_s)
 
-    def _query_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        event, frame = payload
+    def _on_query_response(self, rx: Received) -> None:
         if not self._awaiting:
             return  # a duplicate or late answer to a query already dealt with
-        cmd = frame.command
+        cmd = rx.command
         p = self.policy
         if cmd.status != Status.SUCCESS:
             self._awaiting = False
@@ -824,10 +808,10 @@ class OtaClient:
             or cmd.image_type != self.identity.image_type
             or cmd.image_size == 0
         ):
-            self._query_error(event, frame, Status.INVALID_FIELD)
+            self._query_error(rx, Status.INVALID_FIELD)
             return
         if cmd.image_size > p.storage_size:
-            self._query_error(event, frame, Status.INSUFFICIENT_SPACE)
+            self._query_error(rx, Status.INSUFFICIENT_SPACE)
             return
         self._awaiting = False
         self._errors = 0
@@ -907,7 +891,7 @@ class OtaClient:
         p = self.policy
         return max(p.download_delay_ms / 1000, self.minimum_block_period * p.min_block_period_scale)
 
-    def _download_timer(self, _event: TimerFired) -> None:
+    def _on_download_timer(self, _event: TimerFired) -> None:
         if self._awaiting:
             progressed = (
                 self._page_mode
@@ -950,9 +934,8 @@ class OtaClient:
         self._forget_download()
         self._to_query()
 
-    def _block_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        event, frame = payload
-        cmd = frame.command
+    def _on_block_response(self, rx: Received) -> None:
+        cmd = rx.command
         d = self._download
         assert d is not None
         status = cmd.status
@@ -965,7 +948,7 @@ class OtaClient:
                 or len(data) > self.policy.max_data_size
                 or cmd.file_offset + len(data) > d.image_size
             ):
-                self._default_response(event, frame, Status.INVALID_VALUE)
+                self._default_response(rx, Status.INVALID_VALUE)
                 return
             if cmd.file_offset != self.file_offset or not data:
                 self._stale_seen = True  # EmberZNet: silently ignored, re-asked on the tick
@@ -1025,9 +1008,8 @@ class OtaClient:
             self._download.page_start = None
         self._arm(delay + self.minimum_block_period * p.min_block_period_scale)
 
-    def _download_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        _event, frame = payload
-        cmd = frame.command
+    def _on_download_default_response(self, rx: Received) -> None:
+        cmd = rx.command
         if cmd.command_id not in (
             frames.command_id("image_block"),
             frames.command_id("image_page"),
@@ -1079,7 +1061,7 @@ class OtaClient:
                 return why or "verification failed"
         return None
 
-    def _verify(self, _event: TimerFired) -> None:
+    def _on_verify_timer(self, _event: TimerFired) -> None:
         d = self._download
         assert d is not None
         data = bytes(d.data)
@@ -1114,14 +1096,14 @@ class OtaClient:
         self._awaiting = True
         self._arm(self.policy.message_timeout_ms / 1000)
 
-    def _waiting_timer(self, _event: TimerFired) -> None:
+    def _on_waiting_timer(self, _event: TimerFired) -> None:
         p = self.policy
         if self._awaiting:
             self._errors += 1
             if self._errors >= p.upgrade_wait_threshold:
                 self._awaiting = False
                 self._errors = 0
-                if p.timeout_policy == "apply":
+                if p.timeout_policy is TimeoutPolicy.APPLY:
                     self._countdown(p.min_activation_delay_s)
                 else:
                     self._arm(p.wait_for_upgrade_poll_s)  # keep asking, hourly
@@ -1137,25 +1119,24 @@ class OtaClient:
             and cmd.file_version in (d.file_version, frames.WILDCARD_FILE_VERSION)
         )
 
-    def _upgrade_end_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        event, frame = payload
-        cmd = frame.command
+    def _on_upgrade_end_response(self, rx: Received) -> None:
+        cmd = rx.command
         p = self.policy
         if not self._ids_match(cmd):
-            self._default_response(event, frame, Status.INVALID_VALUE)
+            self._default_response(rx, Status.INVALID_VALUE)
             return
         self._awaiting = False
         self._errors = 0
         current, upgrade = int(cmd.current_time), int(cmd.upgrade_time)
         if upgrade == NO_UPGRADE_TIME:
-            if p.activation_policy == "out-of-band":
+            if p.activation_policy is ActivationPolicy.OUT_OF_BAND:
                 self._enter_out_of_band()
             else:
                 self._enter(S.WAITING_FOR_UPGRADE_MESSAGE)
                 self._arm(p.wait_for_upgrade_poll_s)
             return
-        if p.activation_policy == "out-of-band":
-            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+        if p.activation_policy is ActivationPolicy.OUT_OF_BAND:
+            self._default_response(rx, Status.NOT_AUTHORIZED)
             self._enter_out_of_band()
             return
         if current == 0:
@@ -1168,7 +1149,7 @@ class OtaClient:
 
     def _countdown(self, delay: float) -> None:
         p = self.policy
-        if p.countdown_mode == "emberznet":
+        if p.countdown_mode is CountdownMode.EMBERZNET:
             delay = min(delay, float(p.max_wait_s))
         self._enter(S.COUNTDOWN_TO_UPGRADE)
         self._arm(max(delay, float(p.min_activation_delay_s)))
@@ -1177,41 +1158,26 @@ class OtaClient:
         self._enter(S.UPGRADE_VIA_OUT_OF_BAND)
         self._cancel()
 
-    def _waiting_default_response(self, payload: tuple[FrameReceived, frames.Frame]) -> None:
-        _event, frame = payload
-        cmd = frame.command
+    def _on_waiting_default_response(self, rx: Received) -> None:
+        cmd = rx.command
         if cmd.command_id == frames.command_id("upgrade_end") and cmd.status != Status.SUCCESS:
             self._server_abort(f"{_status_name(cmd.status)}: upgrade refused by server")
 
-    def _activate(self, _event: TimerFired) -> None:
+    def _on_countdown_timer(self, _event: TimerFired) -> None:
+        """The countdown ran out: boot the new image."""
         d = self._download
         assert d is not None
         self._actions.append(Activate(d.file_version))
 
-    def _activation_failed(self, _event: ActivationFailed) -> None:
+    def _on_activation_failed(self, _event: ActivationFailed) -> None:
         self._server_abort("bootloader refused the image")
 
-    def _out_of_band_upgrade_end_response(
-        self, payload: tuple[FrameReceived, frames.Frame]
-    ) -> None:
-        event, frame = payload
-        if int(frame.command.upgrade_time) != NO_UPGRADE_TIME:
-            self._default_response(event, frame, Status.NOT_AUTHORIZED)
+    def _on_out_of_band_upgrade_end_response(self, rx: Received) -> None:
+        if int(rx.command.upgrade_time) != NO_UPGRADE_TIME:
+            self._default_response(rx, Status.NOT_AUTHORIZED)
 
-    def _out_of_band_activate(self, _event: OutOfBandActivate) -> None:
+    def _on_out_of_band_activate(self, _event: OutOfBandActivate) -> None:
         self._countdown(self.policy.min_activation_delay_s)
-
-
-_EVENT_TRIGGERS: dict[type, Trigger] = {
-    PowerRestored: Trigger.POWER_RESTORED,
-    PowerLost: Trigger.POWER_LOST,
-    Start: Trigger.START,
-    ServerFound: Trigger.SERVER_FOUND,
-    DiscoveryFailed: Trigger.DISCOVERY_FAILED,
-    ServerEuiResolved: Trigger.SERVER_EUI,
-    OutOfBandActivate: Trigger.OUT_OF_BAND_ACTIVATE,
-    ActivationFailed: Trigger.ACTIVATION_FAILED,
-}
 
 
 def _status_name(status: Any) -> str:
@@ -1220,3 +1186,252 @@ def _status_name(status: Any) -> str:
     if name is None or name.startswith("undefined"):
         return f"0x{int(status):02X}"
     return name
+
+
+# ---------------------------------------------------------------------------------------------
+# The table (spec §2.3): one row per (state, trigger) the client reacts to, states in §2.2's
+# order; a row lists the states its handler may leave the client in, staying put first.
+
+C = OtaClient
+
+TRANSITIONS: dict[tuple[State, Trigger], Row] = {
+    # OFF
+    (S.OFF, T.POWER_RESTORED): _row(C._on_power_restored, S.NONE),
+    # NONE
+    (S.NONE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.NONE, T.START): _row(C._on_start, S.DELAY),
+    # DELAY
+    (S.DELAY, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.DELAY, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
+    (S.DELAY, T.IMAGE_NOTIFY): _row(C._on_discover, S.DISCOVER_SERVER),
+    # DISCOVER_SERVER
+    (S.DISCOVER_SERVER, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.DISCOVER_SERVER, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
+    (S.DISCOVER_SERVER, T.SERVER_FOUND): _row(C._on_server_found, S.GET_SERVER_EUI),
+    (S.DISCOVER_SERVER, T.DISCOVERY_FAILED): _row(C._on_discovery_failed, S.DISCOVER_SERVER),
+    # GET_SERVER_EUI
+    (S.GET_SERVER_EUI, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.GET_SERVER_EUI, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
+    (S.GET_SERVER_EUI, T.SERVER_EUI): _row(
+        C._on_server_eui, S.QUERY_NEXT_IMAGE, S.DOWNLOAD, S.VERIFY_IMAGE
+    ),
+    # QUERY_NEXT_IMAGE
+    (S.QUERY_NEXT_IMAGE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.QUERY_NEXT_IMAGE, T.TIMER): _row(C._on_query_timer, S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER),
+    (S.QUERY_NEXT_IMAGE, T.IMAGE_NOTIFY): _row(C._on_image_notify, S.QUERY_NEXT_IMAGE),
+    (S.QUERY_NEXT_IMAGE, T.QUERY_NEXT_IMAGE_RESPONSE): _row(
+        C._on_query_response, S.QUERY_NEXT_IMAGE, S.DISCOVER_SERVER, S.DOWNLOAD
+    ),
+    (S.QUERY_NEXT_IMAGE, T.DEFAULT_RESPONSE): _row(
+        C._on_query_default_response, S.QUERY_NEXT_IMAGE
+    ),
+    # DOWNLOAD
+    (S.DOWNLOAD, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.DOWNLOAD, T.TIMER): _row(C._on_download_timer, S.DOWNLOAD, S.QUERY_NEXT_IMAGE),
+    (S.DOWNLOAD, T.IMAGE_BLOCK_RESPONSE): _row(
+        C._on_block_response, S.DOWNLOAD, S.VERIFY_IMAGE, S.QUERY_NEXT_IMAGE
+    ),
+    (S.DOWNLOAD, T.DEFAULT_RESPONSE): _row(
+        C._on_download_default_response, S.DOWNLOAD, S.QUERY_NEXT_IMAGE
+    ),
+    # VERIFY_IMAGE
+    (S.VERIFY_IMAGE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.VERIFY_IMAGE, T.TIMER): _row(
+        C._on_verify_timer, S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE
+    ),
+    # WAITING_FOR_UPGRADE_MESSAGE
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.TIMER): _row(
+        C._on_waiting_timer, S.WAITING_FOR_UPGRADE_MESSAGE, S.COUNTDOWN_TO_UPGRADE
+    ),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.UPGRADE_END_RESPONSE): _row(
+        C._on_upgrade_end_response,
+        S.WAITING_FOR_UPGRADE_MESSAGE,
+        S.COUNTDOWN_TO_UPGRADE,
+        S.UPGRADE_VIA_OUT_OF_BAND,
+    ),
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.DEFAULT_RESPONSE): _row(
+        C._on_waiting_default_response, S.WAITING_FOR_UPGRADE_MESSAGE, S.QUERY_NEXT_IMAGE
+    ),
+    # COUNTDOWN_TO_UPGRADE
+    (S.COUNTDOWN_TO_UPGRADE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.COUNTDOWN_TO_UPGRADE, T.TIMER): _row(C._on_countdown_timer, S.COUNTDOWN_TO_UPGRADE),
+    (S.COUNTDOWN_TO_UPGRADE, T.ACTIVATION_FAILED): _row(
+        C._on_activation_failed, S.QUERY_NEXT_IMAGE
+    ),
+    (S.COUNTDOWN_TO_UPGRADE, T.UPGRADE_END_RESPONSE): _row(
+        C._on_upgrade_end_response,
+        S.WAITING_FOR_UPGRADE_MESSAGE,
+        S.COUNTDOWN_TO_UPGRADE,
+        S.UPGRADE_VIA_OUT_OF_BAND,
+    ),
+    # UPGRADE_VIA_OUT_OF_BAND
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.OUT_OF_BAND_ACTIVATE): _row(
+        C._on_out_of_band_activate, S.COUNTDOWN_TO_UPGRADE
+    ),
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.UPGRADE_END_RESPONSE): _row(
+        C._on_out_of_band_upgrade_end_response, S.UPGRADE_VIA_OUT_OF_BAND
+    ),
+}
+
+# Why the client ignores a pair (a frame also gets Default Response FAILURE if unicast, except
+# before a server is selected; see `OtaClient._refuse_ignored`).
+_DEAD = "no power: the radio and timers are dead"
+_POWERED = "already powered: a reboot is PowerLost then PowerRestored"
+_STARTED = "already started"
+_NO_TIMER = "no timer is armed before start"
+_OOB_ONLY = "waits for the out-of-band event only"
+_NO_DISCOVERY = "late discovery result: no discovery in progress"
+_NO_LOOKUP = "late EUI64 result: no lookup in progress"
+_NO_OOB_IMAGE = "no image waiting for out-of-band activation"
+_NO_ACTIVATION = "no activation in progress"
+_NO_SERVER = "no OTA server selected yet (spec §2.3: commands invalid for the state)"
+_BUSY = "an upgrade in progress ignores Image Notify (spec §1.6.6)"
+_NEVER_ASKED = "this client never sends Query Device Specific File Request"
+_INVALID = "command invalid for the state (spec §2.3): ignored"
+
+#: Every (state, trigger) pair outside TRANSITIONS, with why it is ignored.
+IGNORED: dict[tuple[State, Trigger], str] = {
+    # OFF
+    (S.OFF, T.POWER_LOST): _DEAD,
+    (S.OFF, T.START): _DEAD,
+    (S.OFF, T.TIMER): _DEAD,
+    (S.OFF, T.SERVER_FOUND): _DEAD,
+    (S.OFF, T.DISCOVERY_FAILED): _DEAD,
+    (S.OFF, T.SERVER_EUI): _DEAD,
+    (S.OFF, T.OUT_OF_BAND_ACTIVATE): _DEAD,
+    (S.OFF, T.ACTIVATION_FAILED): _DEAD,
+    (S.OFF, T.IMAGE_NOTIFY): _DEAD,
+    (S.OFF, T.QUERY_NEXT_IMAGE_RESPONSE): _DEAD,
+    (S.OFF, T.IMAGE_BLOCK_RESPONSE): _DEAD,
+    (S.OFF, T.UPGRADE_END_RESPONSE): _DEAD,
+    (S.OFF, T.QUERY_SPECIFIC_FILE_RESPONSE): _DEAD,
+    (S.OFF, T.DEFAULT_RESPONSE): _DEAD,
+    # NONE
+    (S.NONE, T.POWER_RESTORED): _POWERED,
+    (S.NONE, T.TIMER): _NO_TIMER,
+    (S.NONE, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.NONE, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.NONE, T.SERVER_EUI): _NO_LOOKUP,
+    (S.NONE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.NONE, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.NONE, T.IMAGE_NOTIFY): _NO_SERVER,
+    (S.NONE, T.QUERY_NEXT_IMAGE_RESPONSE): _NO_SERVER,
+    (S.NONE, T.IMAGE_BLOCK_RESPONSE): _NO_SERVER,
+    (S.NONE, T.UPGRADE_END_RESPONSE): _NO_SERVER,
+    (S.NONE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NO_SERVER,
+    (S.NONE, T.DEFAULT_RESPONSE): _NO_SERVER,
+    # DELAY
+    (S.DELAY, T.POWER_RESTORED): _POWERED,
+    (S.DELAY, T.START): _STARTED,
+    (S.DELAY, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.DELAY, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.DELAY, T.SERVER_EUI): _NO_LOOKUP,
+    (S.DELAY, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.DELAY, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.DELAY, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.DELAY, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.DELAY, T.UPGRADE_END_RESPONSE): _INVALID,
+    (S.DELAY, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    (S.DELAY, T.DEFAULT_RESPONSE): _INVALID,
+    # DISCOVER_SERVER
+    (S.DISCOVER_SERVER, T.POWER_RESTORED): _POWERED,
+    (S.DISCOVER_SERVER, T.START): _STARTED,
+    (S.DISCOVER_SERVER, T.SERVER_EUI): _NO_LOOKUP,
+    (S.DISCOVER_SERVER, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.DISCOVER_SERVER, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.DISCOVER_SERVER, T.IMAGE_NOTIFY): _NO_SERVER,
+    (S.DISCOVER_SERVER, T.QUERY_NEXT_IMAGE_RESPONSE): _NO_SERVER,
+    (S.DISCOVER_SERVER, T.IMAGE_BLOCK_RESPONSE): _NO_SERVER,
+    (S.DISCOVER_SERVER, T.UPGRADE_END_RESPONSE): _NO_SERVER,
+    (S.DISCOVER_SERVER, T.QUERY_SPECIFIC_FILE_RESPONSE): _NO_SERVER,
+    (S.DISCOVER_SERVER, T.DEFAULT_RESPONSE): _NO_SERVER,
+    # GET_SERVER_EUI
+    (S.GET_SERVER_EUI, T.POWER_RESTORED): _POWERED,
+    (S.GET_SERVER_EUI, T.START): _STARTED,
+    (S.GET_SERVER_EUI, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.GET_SERVER_EUI, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.GET_SERVER_EUI, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.GET_SERVER_EUI, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.GET_SERVER_EUI, T.IMAGE_NOTIFY): _NO_SERVER,
+    (S.GET_SERVER_EUI, T.QUERY_NEXT_IMAGE_RESPONSE): _NO_SERVER,
+    (S.GET_SERVER_EUI, T.IMAGE_BLOCK_RESPONSE): _NO_SERVER,
+    (S.GET_SERVER_EUI, T.UPGRADE_END_RESPONSE): _NO_SERVER,
+    (S.GET_SERVER_EUI, T.QUERY_SPECIFIC_FILE_RESPONSE): _NO_SERVER,
+    (S.GET_SERVER_EUI, T.DEFAULT_RESPONSE): _NO_SERVER,
+    # QUERY_NEXT_IMAGE
+    (S.QUERY_NEXT_IMAGE, T.POWER_RESTORED): _POWERED,
+    (S.QUERY_NEXT_IMAGE, T.START): _STARTED,
+    (S.QUERY_NEXT_IMAGE, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.QUERY_NEXT_IMAGE, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.QUERY_NEXT_IMAGE, T.SERVER_EUI): _NO_LOOKUP,
+    (S.QUERY_NEXT_IMAGE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.QUERY_NEXT_IMAGE, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.QUERY_NEXT_IMAGE, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.QUERY_NEXT_IMAGE, T.UPGRADE_END_RESPONSE): _INVALID,
+    (S.QUERY_NEXT_IMAGE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    # DOWNLOAD
+    (S.DOWNLOAD, T.POWER_RESTORED): _POWERED,
+    (S.DOWNLOAD, T.START): _STARTED,
+    (S.DOWNLOAD, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.DOWNLOAD, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.DOWNLOAD, T.SERVER_EUI): _NO_LOOKUP,
+    (S.DOWNLOAD, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.DOWNLOAD, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.DOWNLOAD, T.IMAGE_NOTIFY): _BUSY,
+    (S.DOWNLOAD, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.DOWNLOAD, T.UPGRADE_END_RESPONSE): _INVALID,
+    (S.DOWNLOAD, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    # VERIFY_IMAGE
+    (S.VERIFY_IMAGE, T.POWER_RESTORED): _POWERED,
+    (S.VERIFY_IMAGE, T.START): _STARTED,
+    (S.VERIFY_IMAGE, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.VERIFY_IMAGE, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.VERIFY_IMAGE, T.SERVER_EUI): _NO_LOOKUP,
+    (S.VERIFY_IMAGE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.VERIFY_IMAGE, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.VERIFY_IMAGE, T.IMAGE_NOTIFY): _BUSY,
+    (S.VERIFY_IMAGE, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.VERIFY_IMAGE, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.VERIFY_IMAGE, T.UPGRADE_END_RESPONSE): _INVALID,
+    (S.VERIFY_IMAGE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    (S.VERIFY_IMAGE, T.DEFAULT_RESPONSE): _INVALID,
+    # WAITING_FOR_UPGRADE_MESSAGE
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.POWER_RESTORED): _POWERED,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.START): _STARTED,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.SERVER_EUI): _NO_LOOKUP,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.IMAGE_NOTIFY): _BUSY,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.WAITING_FOR_UPGRADE_MESSAGE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    # COUNTDOWN_TO_UPGRADE
+    (S.COUNTDOWN_TO_UPGRADE, T.POWER_RESTORED): _POWERED,
+    (S.COUNTDOWN_TO_UPGRADE, T.START): _STARTED,
+    (S.COUNTDOWN_TO_UPGRADE, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.COUNTDOWN_TO_UPGRADE, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.COUNTDOWN_TO_UPGRADE, T.SERVER_EUI): _NO_LOOKUP,
+    (S.COUNTDOWN_TO_UPGRADE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
+    (S.COUNTDOWN_TO_UPGRADE, T.IMAGE_NOTIFY): _BUSY,
+    (S.COUNTDOWN_TO_UPGRADE, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.COUNTDOWN_TO_UPGRADE, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.COUNTDOWN_TO_UPGRADE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    (S.COUNTDOWN_TO_UPGRADE, T.DEFAULT_RESPONSE): _INVALID,
+    # UPGRADE_VIA_OUT_OF_BAND
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.POWER_RESTORED): _POWERED,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.START): _STARTED,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.TIMER): _OOB_ONLY,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.SERVER_FOUND): _NO_DISCOVERY,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.DISCOVERY_FAILED): _NO_DISCOVERY,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.SERVER_EUI): _NO_LOOKUP,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.ACTIVATION_FAILED): _NO_ACTIVATION,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.IMAGE_NOTIFY): _BUSY,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.IMAGE_BLOCK_RESPONSE): _INVALID,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,
+    (S.UPGRADE_VIA_OUT_OF_BAND, T.DEFAULT_RESPONSE): _INVALID,
+}

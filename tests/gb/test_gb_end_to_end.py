@@ -13,12 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+from typing import Any
 
 import pytest
+from simulation import Simulation
 
 from emulator.device.campaign import EPOCH, ActivationPlan, profile_image, seconds_at
+from emulator.device.emulated import PowerCut
 from emulator.device.gbdevice import client_policy
-from emulator.device.simulation import PowerCut, Simulation, SimulationResult
+from emulator.device.headend import MAX_ATTEMPTS
+from emulator.errors import ScenarioError
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image, parse_image
 from emulator.profiles import load_all, load_profile
@@ -47,7 +51,8 @@ def campaign(
     headend_at: float | None = None,
     seed: int = 3,
     power_cuts: tuple[PowerCut, ...] = (),
-) -> tuple[Simulation, SimulationResult, bytes]:
+    hold_until: float | None = None,
+) -> tuple[Simulation, Any, bytes]:
     profile = load_profile(name)
     z = profile.zigbee
     image = image if image is not None else profile_image(profile, size=SIZE, seed=seed)
@@ -61,6 +66,7 @@ def campaign(
         headend_at=headend_at,
         seed=seed,
         power_cuts=power_cuts,
+        hold_until=hold_until,
     )
     return sim, sim.run(), image
 
@@ -69,11 +75,11 @@ def mi_hash(image: bytes) -> bytes:
     return hashlib.sha256(parse_image(image).manufacturer_image).digest()
 
 
-def event_time(result: SimulationResult, kind: str) -> float:
+def event_time(result: Any, kind: str) -> float:
     return next(e["t"] for e in result.events if e["event"] == kind)
 
 
-def out_of_band_time(result: SimulationResult) -> float:
+def out_of_band_time(result: Any) -> float:
     return next(
         e["t"]
         for e in result.events
@@ -81,7 +87,7 @@ def out_of_band_time(result: SimulationResult) -> float:
     )
 
 
-def assert_old_firmware(sim: Simulation, result: SimulationResult, name: str) -> None:
+def assert_old_firmware(sim: Simulation, result: Any, name: str) -> None:
     version = load_profile(name).zigbee.firmware_version
     assert result.final_file_version == result.start_file_version == version
     assert result.running_image == running_image(name)
@@ -131,13 +137,11 @@ def test_dcc_profile_distribute_receipt_activate(name):
     assert sim.gb.log.alerts == result.alerts
 
 
-def test_local_only_profile_gets_no_gbcs_activation():
-    """A profile with no remote route is activated by the server's upgrade-now, as before."""
-    _sim, result, image = campaign("ihd")
-    assert result.outcome == "activated"
-    assert result.gb is not None and result.gb["activation_mode"] == "none"
-    assert result.gb["commands"] == []
-    assert result.running_image == image
+def test_local_only_profile_is_never_offered_a_han_download():
+    """A profile with no DCC route never takes part in a HAN campaign: its routes decide which
+    campaigns reach it (it was once activated by the server's upgrade-now)."""
+    with pytest.raises(ScenarioError, match="allows routes local"):
+        campaign("ihd")
 
 
 def test_campaign_is_deterministic():
@@ -180,7 +184,7 @@ def test_second_supplier_in_a_dual_fuel_slot_activates():
 def test_replayed_counter_cannot_revive_a_cancelled_activation():
     """An attacker replays the captured future-dated CS06 after the supplier cancelled it."""
     plan = ActivationPlan(at=TOMORROW, cancel=True, replay=True)
-    sim, result, _ = campaign("ihd-opt1", plan)
+    sim, result, _ = campaign("ihd-opt1", plan, hold_until=seconds_at(TOMORROW) + 3600)
     assert result.gb is not None
     kinds = [(c["kind"], c["verdict"]) for c in result.gb["commands"]]
     assert kinds == [
@@ -193,7 +197,7 @@ def test_replayed_counter_cannot_revive_a_cancelled_activation():
     assert result.activation_response is None
     # Nothing is pending: even long after the original time, the old firmware runs.
     assert sim.gb is not None and sim.gb.handler.next_due() is None
-    sim.clock.run_until(seconds_at(TOMORROW) + 3600)
+    # (the run went on until an hour after the original time: hold_until)
     assert_old_firmware(sim, result, "ihd-opt1")
     assert result.alerts == ["8F72"]
 
@@ -264,7 +268,7 @@ def test_no_image_held():
 
 def test_future_dated_then_cancelled():
     plan = ActivationPlan(at=TOMORROW, cancel=True)
-    sim, result, _ = campaign("hcalcs-opt1", plan)
+    sim, result, _ = campaign("hcalcs-opt1", plan, hold_until=seconds_at(TOMORROW) + 3600)
     assert result.gb is not None
     responses = [(c["kind"], c["verdict"], c["response"]) for c in result.gb["commands"]]
     # Both answered with the NULL response (no executionOutcome): code None.
@@ -272,7 +276,7 @@ def test_future_dated_then_cancelled():
     assert result.outcome == "downloaded"
     assert result.reason == "future-dated activation cancelled"
     assert result.activation_response is None
-    sim.clock.run_until(seconds_at(TOMORROW) + 3600)
+    # (the run went on until an hour after the original time: hold_until)
     assert result.alerts == sim.alerts == ["8F72"]  # no 8F66 / 8F67 ever
     assert_old_firmware(sim, result, "hcalcs-opt1")
 
@@ -290,9 +294,9 @@ def test_corrupted_image_raises_8f1c_and_is_never_activated():
     assert result.outcome == "rejected"
     assert result.reason is not None and result.reason.startswith("INVALID_IMAGE: ")
     assert "signature" in result.reason
-    # The supplier's CS06 then finds no image held.
-    assert result.activation_response == 1
-    assert result.reason.endswith("CS06 noImageHeld")
+    # The head-end activates on 0x8F72 only: after 0x8F1C no CS06 is sent at all.
+    assert result.activation_response is None
+    assert result.gb["commands"] == []
     assert_old_firmware(sim, result, "ihd-opt1")
 
 
@@ -363,7 +367,7 @@ def test_image_signed_by_a_party_without_a_slot_raises_8f1c(name, signer):
     assert result.alerts == ["8F1C"]
     assert result.reason is not None
     assert result.reason.startswith("INVALID_IMAGE: supplier signature")
-    assert result.activation_response == 1
+    assert result.activation_response is None  # no CS06 after 0x8F1C
     assert_old_firmware(sim, result, name)
 
 
@@ -394,14 +398,27 @@ def test_cs06_sent_while_the_device_is_off_is_never_processed():
     """A command reaching a device whose radio is off is lost, not refused: the old firmware
     keeps running, the image stays downloaded and the report says why."""
     _, clean, image = campaign("hcalcs-opt1")
-    cut = PowerCut(at_time=out_of_band_time(clean) + 0.5, off_for_s=60.0)
+    # Off for longer than the head-end keeps sending it (MAX_ATTEMPTS, RESPONSE_TIMEOUT_S apart).
+    cut = PowerCut(at_time=out_of_band_time(clean) + 0.5, off_for_s=MAX_ATTEMPTS * 150.0)
     sim, result, _ = campaign("hcalcs-opt1", image=image, power_cuts=(cut,))
+    assert result.gb["commands"][0]["gave_up"] == f"no response after {MAX_ATTEMPTS} attempts"
     assert result.outcome == "downloaded"
     assert result.reason == "activate: never processed (the device was off)"
     assert result.activation_response is None
     assert any(e["event"] == "gbcs-lost" for e in result.events)
     assert_old_firmware(sim, result, "hcalcs-opt1")
     assert sim.gb is not None and sim.gb.handler.state.stored_image is not None
+
+
+def test_cs06_lost_while_the_device_is_off_is_sent_again_and_activates():
+    """A command that gets no response is sent again: the device, back on, activates."""
+    _, clean, image = campaign("hcalcs-opt1")
+    cut = PowerCut(at_time=out_of_band_time(clean) + 0.5, off_for_s=60.0)
+    _sim, result, _ = campaign("hcalcs-opt1", image=image, power_cuts=(cut,))
+    (command,) = result.gb["commands"]
+    assert command["attempts"] == 2 and command["verdict"] == "accepted"
+    assert any(e["event"] == "gbcs-lost" for e in result.events)
+    assert result.outcome == "activated" and result.running_image == image
 
 
 @pytest.mark.parametrize("name", DCC_PROFILES)

@@ -257,3 +257,108 @@ def test_campaign_image_file_is_served_as_it_is(home_file, tmp_path):
     fits, other = report.devices
     assert fits.outcome == "activated" and fits.bytes == len(data)
     assert other.outcome == "no-image" and other.blocks == 0
+
+
+# --- the air a home names -----------------------------------------------------------------------
+
+ONE_DEVICE = '[[device]]\nname = "a"\nprofile = "ihd"\n'
+
+
+@pytest.mark.parametrize(
+    ("radio", "expected"),
+    [(None, "zigpy"), ("zigpy", "zigpy"), ("virtual", "zigpy"), ("direct", "direct")],
+)
+def test_radio_names_the_air_and_virtual_is_zigpy(home_file, radio, expected):
+    from emulator.homefile import Radio
+
+    head = "" if radio is None else f'[home]\nradio = "{radio}"\n'
+    config = load_home(home_file(head + ONE_DEVICE))
+    assert config.radio is Radio(expected) and config.radio == expected
+
+
+def test_unknown_radio_lists_the_airs(home_file):
+    with pytest.raises(HomeFileError) as info:
+        load_home(home_file('[home]\nradio = "ezsp"\n' + ONE_DEVICE))
+    assert str(info.value).endswith("key home.radio: must be one of zigpy, direct, got 'ezsp'")
+
+
+def test_shipped_homes_name_the_zigpy_air():
+    from emulator.home import HOMES_DIR
+
+    for path in sorted(HOMES_DIR.glob("*.toml")):
+        assert load_home(path).radio == "zigpy"
+        assert 'radio = "virtual"' not in path.read_text()
+
+
+# --- hostile home files: one line naming the file, exit 2, never a traceback -------------------
+
+HOSTILE = [
+    # (file bytes, key, words in the message)
+    (b'[home]\nname = "caf\xe9"\n', None, "not UTF-8 text (byte 0xE9 at offset 18)"),
+    (b"", "device", "a home needs at least one [[device]]"),
+    (b"\xef\xbb\xbf[home]\n", None, "invalid TOML"),
+    (b"device = 5\n", "device", "must be an array, got 5"),
+    (b"device = [5]\n", "device[0]", "must be a table, got 5"),
+    (b"home = 1\n" + ONE_DEVICE.encode(), "home", "must be a table, got 1"),
+    (b"[home]\nseed = -1\n" + ONE_DEVICE.encode(), "home.seed", "must be in 0.."),
+    (b"[home]\nseed = true\n" + ONE_DEVICE.encode(), "home.seed", "must be an integer, got True"),
+    (b"[home]\nduration = nan\n" + ONE_DEVICE.encode(), "home.duration", "got nan"),
+    (b"[home]\nduration = 1979-05-27\n" + ONE_DEVICE.encode(), "home.duration", "a number"),
+    (b"[home]\nradio = 3\n" + ONE_DEVICE.encode(), "home.radio", "must be a string, got 3"),
+    (
+        ONE_DEVICE.encode() + b"[server]\nupgrade_time = true\n",
+        "server.upgrade_time",
+        "must be 'now', 'wait' or seconds, got True",
+    ),
+    (
+        ONE_DEVICE.encode() + b"[faults]\npower_loss_at = [0.5, 2]\n",
+        "faults.power_loss_at",
+        "must be fractions in 0..1",
+    ),
+    (ONE_DEVICE.encode() + b"firmware_version = 1.5\n", "device[0].firmware_version", "integer"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", None, "invalid TOML: "),
+    (b'"x\\ny" = 1\n', '"x\\u000Ay"', "unknown key (allowed: home, server, device"),
+    (
+        ONE_DEVICE.encode() + b'[[campaign]]\nimage = "a\\u0000b"\n',
+        "campaign[0].image",
+        "no such file",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "key", "words"), HOSTILE)
+def test_hostile_home_file_is_one_line_exit_2(tmp_path, monkeypatch, content, key, words):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "home.toml"
+    path.write_bytes(content)
+    with pytest.raises(HomeFileError) as info:
+        load_home(path)
+    assert (info.value.source, info.value.key) == ("home.toml", key)
+    assert words in info.value.what
+    result = CliRunner().invoke(cli, ["home", "run", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit | None)
+    assert result.output.splitlines() == [f"error: {info.value}"]
+
+
+def test_home_file_that_is_a_directory(tmp_path):
+    (tmp_path / "home.toml").mkdir()
+    with pytest.raises(HomeFileError, match=r"home\.toml: is a directory, not a home file$"):
+        load_home(tmp_path / "home.toml")
+
+
+def test_unreadable_home_file(home_file, monkeypatch):
+    path = home_file(ONE_DEVICE)
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(HomeFileError, match=r"home\.toml: cannot read: Permission denied$"):
+        load_home(path)
+
+
+def test_home_file_error_still_importable_from_homefile():
+    from emulator.errors import ConfigError
+    from emulator.homefile import HomeFileError as from_homefile
+
+    assert from_homefile is HomeFileError is ConfigError

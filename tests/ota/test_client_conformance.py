@@ -15,8 +15,9 @@ from ota_harness import (
     make_image,
     running_image,
 )
+from simulation import Simulation
 
-from emulator.device.simulation import PowerCut, Simulation
+from emulator.device.emulated import PowerCut
 from emulator.ota import client as oc
 from emulator.ota import frames
 from emulator.ota.client import IMAGE_UPGRADE_STATUS, ClientIdentity, State
@@ -446,7 +447,9 @@ def test_t30_attribute_life_cycle():
     # Through the real server, every status appears in order.
     seen = [0]
     sim = _sim(server_policy=ServerPolicy(upgrade_time="delay", upgrade_delay_s=60), seed=6)
-    sim.client.on_transition = lambda tr: seen.append(IMAGE_UPGRADE_STATUS[tr.new])
+    sim.on_device.append(
+        lambda d: d.on_state.append(lambda s: seen.append(IMAGE_UPGRADE_STATUS[s]))
+    )
     assert sim.run().outcome == "activated"
     assert [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]][:5] == [0, 1, 2, 3, 4]
 

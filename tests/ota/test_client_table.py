@@ -73,7 +73,8 @@ def test_every_state_trigger_pair_is_a_transition_or_a_documented_ignore():
             assert len(IGNORED[pair]) > 10, pair
         else:
             row = TRANSITIONS[pair]
-            assert callable(getattr(OtaClient, row.handler)), row
+            assert callable(row.handler), row
+            assert getattr(OtaClient, row.handler.__name__) is row.handler, row
             assert row.targets, row
     assert set(TRANSITIONS) | set(IGNORED) == set(ALL_PAIRS)
 
@@ -184,3 +185,51 @@ def test_any_bytes_in_any_state_are_handled_without_surprises(state, data, broad
     for action in actions:
         if isinstance(action, Send):
             assert not broadcast or frames.decode(action.data).name != frames.DEFAULT_RESPONSE
+
+
+def test_transition_error_is_the_project_error_class_re_exported():
+    from emulator import errors
+
+    assert oc.TransitionError is errors.TransitionError
+    assert issubclass(errors.TransitionError, AssertionError)
+
+
+def test_a_handler_leaving_its_row_raises(monkeypatch):
+    row = TRANSITIONS[(State.NONE, Trigger.START)]
+    monkeypatch.setitem(TRANSITIONS, (State.NONE, Trigger.START), oc.Row(row.handler, frozenset()))
+    c = _client_in(State.NONE)
+    with pytest.raises(oc.TransitionError, match="_on_start moved NONE to DELAY on START"):
+        c.handle(oc.Start(), 1.0)
+
+
+def test_a_pair_in_neither_table_raises(monkeypatch):
+    monkeypatch.delitem(IGNORED, (State.NONE, Trigger.TIMER))
+    c = _client_in(State.NONE)
+    with pytest.raises(oc.TransitionError, match="no row for TIMER in NONE"):
+        c.handle(oc.TimerFired(c._token), 1.0)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        Trigger.IMAGE_NOTIFY,
+        Trigger.QUERY_NEXT_IMAGE_RESPONSE,
+        Trigger.IMAGE_BLOCK_RESPONSE,
+        Trigger.UPGRADE_END_RESPONSE,
+        Trigger.DEFAULT_RESPONSE,
+    ],
+)
+def test_frame_handlers_are_given_the_decoded_frame(monkeypatch, trigger):
+    pair = next(p for p in TRANSITIONS if p[1] is trigger)
+    seen = []
+    stay = frozenset({pair[0]})
+    monkeypatch.setitem(
+        TRANSITIONS, pair, oc.Row(lambda client, payload: seen.append(payload), stay)
+    )
+    c = _client_in(pair[0])
+    event = _event_for(trigger, c)
+    c.handle(event, 1.0)
+    [payload] = seen
+    assert isinstance(payload, oc.Received)
+    assert payload.event is event and payload.frame.name == trigger.value
+    assert payload.command is payload.frame.command

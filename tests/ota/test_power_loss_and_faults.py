@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ota_harness import IDENTITY, make_image, running_image
+from simulation import Simulation
 
+from emulator.device.emulated import PowerCut
 from emulator.device.flash import MemoryFlash, encode_record
-from emulator.device.simulation import PowerCut, Simulation
 from emulator.ota.client import DownloadRecord
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ClientPolicy, ServerPolicy

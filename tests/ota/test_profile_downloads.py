@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from simulation import Simulation
 
-from emulator.device.simulation import Simulation
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image
 from emulator.profiles import load_all, profile_names

@@ -13,13 +13,14 @@ from zigpy.ota.providers import BaseOtaImageMetadata
 from zigpy.zcl import foundation
 
 from emulator.clock import RealClock
-from emulator.device.hub import HUB_DESCRIPTOR, CommsHub
-from emulator.device.node import EmulatedNode
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.hub import HUB_DESCRIPTOR, HUB_ENDPOINT, CommsHub
 from emulator.ota.image import build_image
 from emulator.ota.policy import ClientPolicy
 from emulator.ota.server import ImageStore, OtaServer
 from emulator.profiles import Endpoint, ZigbeeIdentity, load_profile
 from emulator.radio import timeloop, virtual
+from emulator.radio.zigpy_node import ZigpyNode
 
 HA_DEVICE = ZigbeeIdentity(
     profile_id=0x0104,
@@ -43,21 +44,34 @@ def _node(net, identity, policy=None, *, nwk=0x4F2A, ieee=0x0011223344556677):
         image_type=identity.image_type,
         file_version=identity.firmware_version,
     )
-    node = EmulatedNode(
+    clock = RealClock(loop)
+    device = EmulatedDevice(
+        name="test",
+        clock=clock,
         nwk=nwk,
         ieee=ieee,
-        identity=identity,
+        zigbee=identity,
         running_image=running,
-        transmit=net.to_coordinator,
-        clock=RealClock(loop),
-        rng=random.Random(1),
         policy=policy or ClientPolicy(start_delay_max_s=5),
+        rng=random.Random(1),
+    )
+    node = ZigpyNode(
+        device,
+        transmit=net.to_coordinator,
+        clock=clock,
+        rng=random.Random(2),
         model="test model",
     )
+    device.port = node
     net.attach(node)
-    node.power_on()
+    device.power_on()
     node.announce()
     return node
+
+
+def _outcome(node: ZigpyNode) -> str | None:
+    said = node.device.client_outcome
+    return None if said is None else said[0]
 
 
 async def _initialized(app, ieee, limit=600):
@@ -93,10 +107,10 @@ def test_zigpy_update_firmware_upgrades_an_emulated_ha_device():
 
     status, node, version = timeloop.run(main())
     assert status == foundation.Status.SUCCESS
-    assert node.outcome == "activated"
-    assert node.flash.running == data
-    assert node.flash.running_version == 2 == version
-    assert node.stats.bytes == len(data)
+    assert _outcome(node) == "activated"
+    assert node.device.flash.running == data
+    assert node.device.flash.running_version == 2 == version
+    assert node.device.stats.bytes == len(data)
 
 
 def test_hanemu_server_upgrades_an_se_device_zigpy_interviewed():
@@ -119,10 +133,38 @@ def test_hanemu_server_upgrades_an_se_device_zigpy_interviewed():
         app = await virtual.start(net, extra_endpoints=[HUB_DESCRIPTOR])
         store = ImageStore()
         store.add(data)
-        CommsHub(app, OtaServer(store), RealClock(loop))
+        nodes: dict[int, ZigpyNode] = {}
+        tasks: list[asyncio.Task] = []
+
+        def send(nwk, cluster, data, endpoint):
+            target = app.devices.get(nodes[nwk].ieee)
+            tasks.append(
+                loop.create_task(
+                    app.send_zcl(
+                        target,
+                        src_ep=HUB_ENDPOINT,
+                        dst_ep=endpoint or 1,
+                        cluster=cluster,
+                        data=data,
+                    )
+                )
+            )
+
+        hub = CommsHub(OtaServer(store), RealClock(loop), send)
+        app.serve(
+            HUB_ENDPOINT,
+            0x0019,
+            lambda p: hub.ota_received(
+                p.src.address,
+                p.data.serialize(),
+                broadcast=p.dst.addr_mode != t.AddrMode.NWK,
+                endpoint=p.src_ep,
+            ),
+        )
         node = _node(net, zi, profile.ota)
+        nodes[node.nwk] = node
         device = await _initialized(app, node.ieee)
-        while node.outcome != "activated" and loop.time() < 7200:
+        while _outcome(node) != "activated" and loop.time() < 7200:
             await asyncio.sleep(1)
         await app.shutdown()
         return device, node
@@ -130,7 +172,7 @@ def test_hanemu_server_upgrades_an_se_device_zigpy_interviewed():
     device, node = timeloop.run(main())
     assert isinstance(device, virtual.SmartEnergyDevice)
     assert device.model == "test model" and device.endpoints[1].profile_id == 0x0109
-    assert node.outcome == "activated" and node.flash.running == data
+    assert _outcome(node) == "activated" and node.device.flash.running == data
     assert node.server_endpoint == HUB_DESCRIPTOR["endpoint"]
     from_device = [p for p in seen if p.src.address == node.nwk and p.src_ep != 0]
     assert from_device and {p.profile_id for p in from_device} == {0x0109}

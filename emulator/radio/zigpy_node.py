@@ -1,26 +1,22 @@
-"""An emulated Zigbee node on an asyncio radio: ZDO, Basic and OTA attribute reads, OTA client.
+"""An emulated device as a Zigbee node: its `Port` on the zigpy air.
 
-`EmulatedNode` is what a device looks like on the air. It announces itself (Device_annce), answers
-the ZDO requests a coordinator interviews with (Node, Active EP and Simple descriptors, IEEE and
-NWK address, Match_Desc, Bind), answers Read Attributes on Basic and on its OTA client
-attributes, discovers the OTA server with Match_Desc on its own profile, and drives the sans-IO
-`OtaClient` as a `ClientDriver` on a `MemoryFlash` and a `Clock`: it sends the client's frames
-from the endpoint that lists the OTA cluster, with that endpoint's profile (0x0109 for every GB
-device), resolves the server's EUI with IEEE_addr_req and cuts power at download fractions.
-Other clusters reach handlers registered with `on_cluster` (the GB wiring uses this for SE
-Tunneling).
+`ZigpyNode` is what an `EmulatedDevice` looks like on a Zigbee network. It announces the device
+(Device_annce), answers the ZDO requests a coordinator interviews with (Node, Active EP and
+Simple descriptors, IEEE and NWK address, Match_Desc, Bind), answers Read Attributes on Basic and
+on the OTA client attributes, discovers the OTA server with Match_Desc on the device's own
+profile and resolves its EUI with IEEE_addr_req. It sends the client's frames from the endpoint
+that lists the OTA cluster, with that endpoint's profile (0x0109 for every GB device), and hands
+OTA and SE Tunneling frames to the device.
 
-It talks to a radio through two callables (`transmit(packet)` and a clock), so the same node runs
-on the virtual radio and on any other. It never decides OTA or GBCS behaviour (those are the
-client's and the activation handler's), never blocks and never reads wall time.
+It talks to the network through one callable (`transmit(packet)`) and a clock, so it runs on any
+packet radio. It never decides OTA or GBCS behaviour (the device's), never blocks and never
+reads wall time.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import zigpy.types as t
@@ -29,99 +25,51 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
 from emulator.clock import Clock, TimerHandle
-from emulator.device.driver import ClientDriver
-from emulator.device.flash import MemoryFlash
-from emulator.ota import client as oc
-from emulator.ota.client import ClientIdentity
+from emulator.device.campaign import at_time
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.hub import HUB_ENDPOINT
+from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.frames import Send
-from emulator.ota.image import parse_header
-from emulator.ota.policy import ClientPolicy
-from emulator.profiles import OTA_CLUSTER, ZigbeeIdentity
+from emulator.profiles import OTA_CLUSTER
 
 ZDO_PROFILE = 0x0000
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-"""Calendar time of clock time 0 (packet timestamps; the same epoch as campaigns and pcap)."""
 DISCOVERY_TIMEOUT_S = 5.0
-REBOOT_S = 2.0
-"""Time from activation (or a power cut's end) to the node being back on the network."""
 _READ_ATTRIBUTES = foundation.GeneralCommand.Read_Attributes
 _READ_ATTRIBUTES_RSP = foundation.GeneralCommand.Read_Attributes_rsp
 _DEFAULT_RESPONSE = foundation.GeneralCommand.Default_Response
 _RSP = foundation.GENERAL_COMMANDS[_READ_ATTRIBUTES_RSP].schema
 
-ClusterHandler = Callable[[foundation.ZCLHeader, bytes, t.ZigbeePacket], None]
 
-
-@dataclass(slots=True)
-class NodeStats:
-    """What the node counted about its download."""
-
-    bytes: int = 0
-    blocks: int = 0
-    download_started: float | None = None
-    download_finished: float | None = None
-    power_losses: int = 0
-    activated_at: float | None = None
-    transitions: list[tuple[float, str, str]] = field(default_factory=list)
-
-
-class EmulatedNode(ClientDriver):
-    """One emulated device: Zigbee identity, flash, OTA client, and the glue between them."""
-
-    reboot_after_activation_s = REBOOT_S
+class ZigpyNode:
+    """One emulated device on a Zigbee network: its ZDO, Basic and OTA attribute answers, and
+    its `Port` (frames, server discovery, EUI resolution)."""
 
     def __init__(
         self,
+        device: EmulatedDevice,
         *,
-        nwk: int,
-        ieee: int,
-        identity: ZigbeeIdentity,
-        running_image: bytes,
         transmit: Callable[[t.ZigbeePacket], None],
         clock: Clock,
         rng: random.Random,
-        policy: ClientPolicy | None = None,
         manufacturer: str = "hanemu",
         model: str = "emulated device",
-        verifier: oc.Verifier | None = None,
-        power_loss_at: tuple[float, ...] = (),
     ) -> None:
-        self.nwk = nwk
-        self.ieee = t.EUI64(ieee.to_bytes(8, "little"))
-        self.ieee_int = ieee
-        self.identity = identity
+        self.device = device
+        self.nwk = device.nwk
+        self.ieee = t.EUI64(device.ieee.to_bytes(8, "little"))
+        self.identity = device.zigbee
         self.transmit = transmit
-        self.rng = rng
+        self.clock = clock
         self.manufacturer = manufacturer
         self.model = model
-        flash = MemoryFlash(running_image)
-        self.start_file_version = flash.running_version
-        self.stats = NodeStats()
-        self.outcome: str | None = None
-        self.reason: str | None = None
-        self.on_outcome: list[Callable[[EmulatedNode], None]] = []
-        self.on_progress: Callable[[int, int], None] | None = None
-        self.on_state: list[Callable[[oc.State], None]] = []
-        self._handlers: dict[int, ClusterHandler] = {}
         self._ota_ep = next(
-            (e for e in identity.endpoints if OTA_CLUSTER in e.output_clusters),
-            identity.endpoints[0],
+            (e for e in self.identity.endpoints if OTA_CLUSTER in e.output_clusters),
+            self.identity.endpoints[0],
         )
         self.server_endpoint: int | None = None
         self._zdo_tsn = rng.randrange(256)
         self._aps = rng.randrange(256)
         self._discovery: TimerHandle | None = None
-        self._cuts = sorted(power_loss_at)
-        super().__init__(
-            clock=clock,
-            flash=flash,
-            identity=ClientIdentity(identity.manufacturer_id, identity.image_type, ieee=ieee),
-            policy=policy,
-            rng=random.Random(rng.getrandbits(64)),
-            verifier=verifier,
-        )
-
-    # -- life cycle -----------------------------------------------------------------------------
 
     @property
     def ota_endpoint(self) -> int:
@@ -138,97 +86,32 @@ class EmulatedNode(ClientDriver):
             broadcast=True,
         )
 
-    def power_off(self) -> None:
-        super().power_off()
-        if self._discovery is not None:
+    # -- Port -----------------------------------------------------------------------------------
+
+    def power_changed(self, powered: bool) -> None:
+        if not powered and self._discovery is not None:
             self._discovery.cancel()
             self._discovery = None
 
-    def on_cluster(self, cluster: int, handler: ClusterHandler) -> None:
-        self._handlers[cluster] = handler
+    def send_ota(self, send: Send) -> None:
+        if send.delay > 0:
+            self.clock.call_later(send.delay, self._send_ota_now, send)
+        else:
+            self._send_ota_now(send)
 
-    def finish(self, outcome: str, reason: str | None = None) -> None:
-        """Record where the download came to (the latest word wins: a device that reported
-        no-image and is later offered one can still activate; "no-image" after a real outcome
-        is the device's next routine query, not news)."""
-        if outcome == "no-image" and self.outcome not in (None, "no-image"):
-            return
-        self.outcome, self.reason = outcome, reason
-        for callback in self.on_outcome:
-            callback(self)
+    def _send_ota_now(self, send: Send) -> None:
+        if self.device.powered:
+            self.send_zcl(OTA_CLUSTER, send.data, dst=send.dst)
 
-    @property
-    def downloaded(self) -> bytes:
-        """The complete file in the download slot, or b"" when there is none."""
-        record = self.flash.record
-        if record is None or not record.complete:
-            return b""
-        return bytes(self.flash.slot[: record.image_size])
+    def send_tunnel(self, frame: bytes) -> None:
+        self.send_zcl(TUNNELING_CLUSTER, frame, dst_ep=HUB_ENDPOINT)
 
-    # -- the OTA client's actions (ClientDriver hooks) ------------------------------------------
-
-    def _on_transition(self, tr: oc.Transition) -> None:
-        now = self.clock.now
-        self.stats.transitions.append((round(now, 6), tr.old.value, tr.new.value))
-        if tr.new is oc.State.DOWNLOAD and self.stats.download_started is None:
-            self.stats.download_started = now
-        if tr.old is oc.State.DOWNLOAD and tr.new is oc.State.VERIFY_IMAGE:
-            self.stats.download_finished = now
-        for callback in self.on_state:
-            callback(tr.new)
-
-    def _on_block_written(self, end: int, size: int) -> bool:
-        self.stats.blocks += 1
-        self.stats.bytes += size
-        if self.on_progress is not None:
-            self.on_progress(end, self._image_size)
-        if self._cuts and self._image_size and end >= self._cuts[0] * self._image_size:
-            self._cuts.pop(0)
-            self._power_cut()
-            return True
-        return False
-
-    def _on_activated(self, version: int) -> None:
-        self.stats.activated_at = self.clock.now
-        self.finish("activated")
-
-    def _on_outcome(self, kind: str, reason: str | None) -> None:
-        self.finish(kind, reason)
-
-    def _power_cut(self) -> None:
-        self.stats.power_losses += 1
-        self.power_off()
-        self.clock.call_later(REBOOT_S + 3.0, self.power_on)
-
-    def install(self, data: bytes, how: str) -> None:
-        """Firmware arriving by another route (Wi-Fi, a site visit): written, then activated."""
-        if not self._powered:
-            return
-        self.power_off()
-        self.flash.write_slot(0, data)
-        header = parse_header(data)
-        self.flash.commit_record(
-            oc.DownloadRecord(
-                header.manufacturer_id,
-                header.image_type,
-                header.file_version,
-                len(data),
-                len(data),
-                header.stack_version,
-            )
-        )
-        self.stats.bytes += len(data)
-        self._switch_image()
-        self.stats.activated_at = self.clock.now
-        self.finish("activated", f"installed {how}")
-        self.clock.call_later(REBOOT_S, self.power_on)
-
-    def _discover_server(self) -> None:
+    def discover_server(self) -> None:
         self._zdo_send(
             zdo_t.ZDOCmd.Match_Desc_req,
             [
                 t.NWK(0xFFFD),
-                t.uint16_t(self._ota_profile()),
+                t.uint16_t(self.identity.profile_id),
                 t.LVList[t.uint16_t]([t.uint16_t(OTA_CLUSTER)]),
                 t.LVList[t.uint16_t]([]),
             ],
@@ -238,7 +121,7 @@ class EmulatedNode(ClientDriver):
             self._discovery.cancel()
         self._discovery = self.clock.call_later(DISCOVERY_TIMEOUT_S, self._discovery_failed)
 
-    def _resolve_server_eui(self, address: int) -> None:
+    def resolve_server_eui(self, address: int) -> None:
         self._zdo_send(
             zdo_t.ZDOCmd.IEEE_addr_req,
             [t.NWK(address), zdo_t.AddrRequestType.Single, t.uint8_t(0)],
@@ -247,10 +130,7 @@ class EmulatedNode(ClientDriver):
 
     def _discovery_failed(self) -> None:
         self._discovery = None
-        self._feed(oc.DiscoveryFailed())
-
-    def _ota_profile(self) -> int:
-        return self.identity.profile_id
+        self.device.discovery_failed()
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -275,7 +155,7 @@ class EmulatedNode(ClientDriver):
         else:
             address = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(dst))
         return t.ZigbeePacket(
-            timestamp=EPOCH + dt.timedelta(seconds=self.clock.now),
+            timestamp=at_time(self.clock.now),
             src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(self.nwk)),
             src_ep=src_ep,
             dst=address,
@@ -301,16 +181,6 @@ class EmulatedNode(ClientDriver):
                 data=data,
             )
         )
-
-    def _send_frame(self, send: Send) -> None:
-        if send.delay > 0:
-            self.clock.call_later(send.delay, self._send_frame_now, send)
-        else:
-            self._send_frame_now(send)
-
-    def _send_frame_now(self, send: Send) -> None:
-        if self._powered:
-            self.send_zcl(OTA_CLUSTER, send.data, dst=send.dst)
 
     def _zdo_send(
         self,
@@ -340,7 +210,7 @@ class EmulatedNode(ClientDriver):
 
     def receive(self, packet: t.ZigbeePacket) -> None:
         """A packet from the air addressed to this node (or broadcast)."""
-        if not self._powered:
+        if not self.device.powered:
             return
         if packet.dst_ep == 0:
             self._zdo(packet)
@@ -360,16 +230,14 @@ class EmulatedNode(ClientDriver):
             self._read_attributes(packet, hdr, payload)
             return
         if packet.cluster_id == OTA_CLUSTER:
-            self._feed(oc.FrameReceived(data, packet.src.address, broadcast))
-            return
-        handler = self._handlers.get(packet.cluster_id)
-        if handler is not None:
-            handler(hdr, payload, packet)
+            self.device.ota_frame(data, packet.src.address, broadcast)
+        elif packet.cluster_id == TUNNELING_CLUSTER:
+            self.device.tunnel_frame(data)
 
     def _read_attributes(self, packet: t.ZigbeePacket, hdr: Any, payload: bytes) -> None:
         request, _ = foundation.GENERAL_COMMANDS[_READ_ATTRIBUTES].schema.deserialize(payload)
         if packet.cluster_id == OTA_CLUSTER:
-            cluster, values = Ota, self.client.attributes()
+            cluster, values = Ota, self.device.client.attributes()
         elif packet.cluster_id == Basic.cluster_id:
             cluster, values = Basic, self._basic()
         else:
@@ -412,13 +280,13 @@ class EmulatedNode(ClientDriver):
     def _basic(self) -> dict[str, Any]:
         return {
             "zcl_version": 8,
-            "app_version": self.flash.running_version & 0xFF,
+            "app_version": self.device.flash.running_version & 0xFF,
             "stack_version": 2,
             "hw_version": self.identity.hardware_version & 0xFF,
             "manufacturer": self.manufacturer,
             "model": self.model,
             "power_source": 1 if self.identity.node_type == "router" else 3,
-            "sw_build_id": f"0x{self.flash.running_version:08X}",
+            "sw_build_id": f"0x{self.device.flash.running_version:08X}",
         }
 
     def _simple_descriptor(self, endpoint_id: int) -> zdo_t.SizePrefixedSimpleDescriptor | None:
@@ -510,8 +378,8 @@ class EmulatedNode(ClientDriver):
                 self._discovery.cancel()
                 self._discovery = None
                 self.server_endpoint = int(matches[0])
-                self._feed(oc.ServerFound(src))
+                self.device.server_found(src)
         elif cmd == zdo_t.ZDOCmd.IEEE_addr_rsp:
             status, ieee = args[0], args[1]
             if status == ok:
-                self._feed(oc.ServerEuiResolved(int.from_bytes(bytes(ieee), "little")))
+                self.device.server_eui(int.from_bytes(bytes(ieee), "little"))

@@ -1,0 +1,277 @@
+"""The head-end's side of a firmware campaign, run: distribute, wait for the receipt, activate.
+
+`HeadEndRunner` is the supplier and the DCC behind the Comms Hub, for every device of a scenario
+on any air. For each device it follows one `DeviceCampaign`:
+
+* it distributes the image by the device's route: over the DCC (the hub's OTA server stores it
+  and notifies the device), over Wi-Fi (transfer time, then the device installs it when it has
+  power) or at a site visit;
+* when the device's Firmware Distribution Receipt Alert 0x8F72 reaches it (or at the plan's
+  explicit `activate_at`), it sends the plan's CS06 commands, built with the device's own
+  activation config and keys, after the DCC's latency, or has the hub instruct a CH-managed
+  device;
+* it decodes every response and alert, matches responses to commands by originator counter, and
+  sends a command that got no response again, up to `MAX_ATTEMPTS` times, then names why it
+  gave up.
+
+It owns when the head-end acts; it never decides whether a device accepts (the device's
+`ActivationHandler` does) and never reads wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.clock import Clock, TimerHandle
+from emulator.device.campaign import ActivationPlan, image_hash, seconds_at
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.gbdevice import manufacturer_image
+from emulator.device.hub import CommsHub
+from emulator.device.tunnel import HUB_INSTRUCTION_ACTIVATE, HUB_INSTRUCTION_TUNNEL_ID
+from emulator.errors import GbcsFormatError
+from emulator.gbcs.frame import decode_frame
+from emulator.gbcs.headend import HeadEnd
+from emulator.gbcs.messages import (
+    ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
+    ActivateFirmwareCommand,
+    ActivateFirmwareResponse,
+    FutureDatedActivationAlert,
+    PpmidActivationAlert,
+    ReceiptAlert,
+    decode_payload,
+)
+from emulator.testpki import DEFAULT_SEED, derive_key
+
+DCC_LATENCY_S = 30.0
+"""From a receipt alert reaching the hub to the head-end's CS06 leaving the hub."""
+HUB_LATENCY_S = 5.0
+"""From a receipt alert to the hub's own activation instruction (CH-managed devices), and
+between successive commands of one plan."""
+RESPONSE_TIMEOUT_S = 120.0
+"""How long the head-end waits for a command's response before sending it again."""
+MAX_ATTEMPTS = 3
+"""Sends of one command, the first included."""
+WIFI_BYTES_PER_S = 20_000
+LOCAL_VISIT_S = 3600.0
+
+
+@dataclass(slots=True)
+class DeviceCampaign:
+    """What the head-end knows of one device's campaign."""
+
+    device: EmulatedDevice
+    route: str
+    plan: ActivationPlan
+    mode: str
+    """The plan's mode resolved against the device's profile ("none" for a plain device)."""
+    activate_at: float | None = None
+    """Send the activation at this scenario time instead of on the receipt alert."""
+    image: bytes | None = None
+    image_hash: bytes | None = None
+    """SHA-256 of the Manufacturer Image distributed."""
+    distributed: bool = False
+    sent: bool = False
+    scheduled: int = 0
+    """Sends armed and not yet made, or commands awaiting their response."""
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    """Alert codes the head-end received, in order, as hex ("8F72")."""
+    receipt_hash: bytes | None = None
+    activation_response: int | None = None
+    cs09_result: int | None = None
+    future_dated_code: int | None = None
+    undecodable: list[str] = field(default_factory=list)
+
+    @property
+    def activation_over(self) -> bool:
+        """Nothing more will come from the head-end for this device."""
+        return self.scheduled == 0 and (self.sent or self.mode == "none")
+
+
+class HeadEndRunner:
+    """The supplier/DCC head-end behind a Comms Hub: one campaign per device."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        hub: CommsHub,
+        offer: Callable[[EmulatedDevice, bytes], None],
+        *,
+        pki_seed: int = DEFAULT_SEED,
+        dcc_latency_s: float = DCC_LATENCY_S,
+    ) -> None:
+        self.clock = clock
+        self.hub = hub
+        self.offer = offer
+        """The DCC route's last step: the hub's OTA server (or the air's) gets the image."""
+        self.pki_seed = pki_seed
+        self.dcc_latency_s = dcc_latency_s
+        self.headend = HeadEnd(derive_key("acb", pki_seed))
+        self.campaigns: dict[int, DeviceCampaign] = {}
+        hub.on_tunnel = self._from_device
+
+    def add(self, campaign: DeviceCampaign) -> None:
+        self.campaigns[campaign.device.nwk] = campaign
+
+    # -- distribution ---------------------------------------------------------------------------
+
+    def distribute(self, campaign: DeviceCampaign, image: bytes) -> None:
+        """Send the image to the device by its route."""
+        campaign.image = image
+        campaign.image_hash = image_hash(manufacturer_image(image))
+        campaign.distributed = True
+        device = campaign.device
+        if campaign.route == "wifi":
+            self.clock.call_later(
+                len(image) / WIFI_BYTES_PER_S, device.install, image, "over Wi-Fi"
+            )
+        elif campaign.route == "local":
+            self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
+        else:
+            self.offer(device, image)
+        if campaign.activate_at is not None and campaign.mode != "none":
+            self._arm(campaign.activate_at - self.clock.now, self._activate, campaign)
+        device.on_change()
+
+    # -- activation -----------------------------------------------------------------------------
+
+    def _arm(self, delay: float, callback: Any, campaign: DeviceCampaign, *args: Any) -> None:
+        campaign.scheduled += 1
+
+        def run() -> None:
+            campaign.scheduled -= 1
+            callback(campaign, *args)
+            campaign.device.on_change()
+
+        self.clock.call_later(max(0.0, delay), run)
+
+    def _activate(self, campaign: DeviceCampaign) -> None:
+        """Carry out the plan: the CS06 commands, or the hub's instruction."""
+        if campaign.sent:
+            return
+        campaign.sent = True
+        device = campaign.device
+        if campaign.mode == "ch-managed":
+            delay = 0.0
+            if campaign.plan.at is not None:
+                delay = seconds_at(campaign.plan.at) - self.clock.now
+            record: dict[str, Any] = {"kind": "hub-instruction"}
+            campaign.commands.append(record)
+            self._arm(delay, self._send, campaign, record, HUB_INSTRUCTION_ACTIVATE, 1)
+            return
+        assert device.gb is not None and campaign.image_hash is not None
+        config = device.gb.handler.config
+        messages = campaign.plan.commands(
+            config.device_id,
+            config.ka_key.public_key(),
+            campaign.image_hash,
+            seed=self.pki_seed,
+            mode=campaign.mode,
+            headend=self.headend,
+        )
+        seen: set[bytes] = set()
+        for index, message in enumerate(messages):
+            record = _describe(message, replay=message in seen)
+            seen.add(message)
+            campaign.commands.append(record)
+            self._arm(index * HUB_LATENCY_S, self._send, campaign, record, message, 1)
+
+    def _send(
+        self, campaign: DeviceCampaign, record: dict[str, Any], message: bytes, attempt: int
+    ) -> None:
+        record["attempts"] = attempt
+        record.setdefault("t", round(self.clock.now, 6))
+        nwk = campaign.device.nwk
+        if record["kind"] == "hub-instruction":
+            self.hub.send_tunnel(nwk, message, tunnel_id=HUB_INSTRUCTION_TUNNEL_ID)
+        else:
+            self.hub.send_tunnel(nwk, message)
+        campaign.scheduled += 1
+        record["_timer"] = self.clock.call_later(
+            RESPONSE_TIMEOUT_S, self._no_response, campaign, record, message, attempt
+        )
+
+    def _no_response(
+        self, campaign: DeviceCampaign, record: dict[str, Any], message: bytes, attempt: int
+    ) -> None:
+        campaign.scheduled -= 1
+        record.pop("_timer", None)
+        if attempt < MAX_ATTEMPTS:
+            self._send(campaign, record, message, attempt + 1)
+        else:
+            record["gave_up"] = f"no response after {attempt} attempts"
+        campaign.device.on_change()
+
+    def _answered(self, campaign: DeviceCampaign, record: dict[str, Any]) -> None:
+        timer: TimerHandle | None = record.pop("_timer", None)
+        if timer is not None:
+            timer.cancel()
+            campaign.scheduled -= 1
+
+    # -- what comes back ------------------------------------------------------------------------
+
+    def _from_device(self, nwk: int, data: bytes) -> None:
+        """A device's GBCS response or alert reached the hub (and the head-end behind it)."""
+        campaign = self.campaigns.get(nwk)
+        if campaign is None:
+            return
+        try:
+            frame = decode_frame(data)
+            body = decode_payload(frame.header.message_code, frame.header.cra, frame.payload)
+        except GbcsFormatError as exc:
+            campaign.undecodable.append(str(exc))
+            return
+        if isinstance(body, ActivateFirmwareResponse):
+            code = None if body.outcome is None else body.outcome.code
+            for record in campaign.commands:
+                if record.get("counter") == frame.header.counter and "response" not in record:
+                    record["response"] = code
+                    self._answered(campaign, record)
+                    break
+            if code is not None:
+                campaign.activation_response = code
+        elif isinstance(body, ReceiptAlert | FutureDatedActivationAlert | PpmidActivationAlert):
+            campaign.alerts.append(f"{body.alert_code:04X}")
+            if isinstance(body, ReceiptAlert):
+                campaign.receipt_hash = body.image_hash
+                if (
+                    body.alert_code == ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL
+                    and campaign.mode != "none"
+                    and campaign.activate_at is None
+                    and not campaign.sent
+                ):
+                    latency = HUB_LATENCY_S if campaign.mode == "ch-managed" else self.dcc_latency_s
+                    self._arm(latency, self._activate, campaign)
+            elif isinstance(body, PpmidActivationAlert):
+                campaign.cs09_result = body.result
+                for record in campaign.commands:
+                    if record["kind"] == "hub-instruction" and "_timer" in record:
+                        self._answered(campaign, record)
+            else:
+                campaign.future_dated_code = body.outcome.code
+        campaign.device.on_change()
+
+
+def _describe(message: bytes, *, replay: bool) -> dict[str, Any]:
+    """What the head-end reports of one CS06 command it sends."""
+    frame = decode_frame(message)
+    payload = ActivateFirmwareCommand.from_der(frame.payload)
+    if replay:
+        kind = "replay"
+    elif payload.is_cancellation:
+        kind = "cancel"
+    elif payload.execution_time is not None:
+        kind = "future-dated"
+    else:
+        kind = "activate"
+    record: dict[str, Any] = {
+        "kind": kind,
+        "counter": frame.header.counter,
+        "critical": frame.signature is not None,
+        "hash": payload.image_hash.hex().upper(),
+    }
+    if payload.execution_time is not None and kind == "future-dated":
+        record["at"] = payload.execution_time.isoformat().replace("+00:00", "Z")
+    return record

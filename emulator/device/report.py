@@ -1,0 +1,239 @@
+"""What one device's firmware update came to: the one outcome rule, the one settle rule and the
+one report type, for every air and every face (`ota simulate`, `home run`, fleets).
+
+`settled` says when nothing more will happen to a device without new input: the run may end.
+`judge` turns a device and the head-end's record of its campaign into an `Outcome` and an honest
+reason; `device_report` into a `DeviceReport`. This module only reads the device and the
+head-end; it never changes either and never reads wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.device.emulated import EmulatedDevice, Outcome
+from emulator.device.headend import DeviceCampaign
+from emulator.ota import client as oc
+
+RESPONSE_CODE_NAMES = {0: "success", 1: "noImageHeld", 2: "hashMismatch", 3: "activationFailure"}
+"""activateImageResponseCode names as GBCS spells them."""
+
+
+def settled(device: EmulatedDevice, campaign: DeviceCampaign | None, *, on_han: bool) -> bool:
+    """Nothing more will happen to this device unless something new arrives. A device no
+    campaign addresses is done once its routine query was answered (at once when it does not
+    take firmware over the HAN)."""
+    if device.busy:
+        return False
+    if campaign is None:
+        return not on_han or device.client_outcome is not None
+    if not campaign.distributed or campaign.scheduled:
+        return False
+    if device.activated:
+        return True
+    said = device.client_outcome
+    if said is not None and said[0] in (Outcome.REJECTED, Outcome.FAILED):
+        return True  # a device that failed retries on its own: its latest word is reported
+    if device.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
+        return device.gb is None or campaign.activation_over
+    return False
+
+
+def _command_verdicts(device: EmulatedDevice, commands: list[dict[str, Any]]) -> None:
+    """Give each command the device's verdict on it (the first of its attempts that reached a
+    powered device), matching by originator counter in the order they were received."""
+    received = list(device.gbcs_received)
+    for command in commands:
+        key = command.get("counter")
+        taken = [
+            r
+            for r in received
+            if (r.get("kind") == "hub-instruction") == (command["kind"] == "hub-instruction")
+            and (key is None or r.get("counter") == key)
+        ][: command.get("attempts", 0)]
+        for entry in taken:
+            received.remove(entry)
+        processed = [r for r in taken if r.get("verdict") is not None]
+        if processed:
+            command["t"] = processed[0]["t"]
+            command["verdict"] = processed[0]["verdict"]
+            if "detail" in processed[0]:
+                command["detail"] = processed[0]["detail"]
+
+
+def judge(device: EmulatedDevice, campaign: DeviceCampaign | None) -> tuple[Outcome, str | None]:
+    """The one outcome rule."""
+    notes: list[str] = []
+    lost: list[str] = []  # commands that never reached a powered device: not refusals
+    cancelled = False
+    for command in campaign.commands if campaign is not None else []:
+        verdict = command.get("verdict")
+        if verdict is None:
+            lost.append(f"{command['kind']}: never processed")
+        elif verdict != "accepted":
+            source = "Comms Hub activation" if command["kind"] == "hub-instruction" else "CS06"
+            notes.append(f"{source} refused: {verdict}")
+        elif command["kind"] == "cancel":
+            cancelled = True
+        code = command.get("response")
+        if code:
+            notes.append(f"CS06 {RESPONSE_CODE_NAMES.get(code, code)}")
+    if campaign is not None and campaign.future_dated_code:
+        name = RESPONSE_CODE_NAMES.get(campaign.future_dated_code, campaign.future_dated_code)
+        notes.append(f"future-dated activation failed: {name}")
+    if campaign is not None and campaign.cs09_result:
+        notes.append("Comms Hub activation failed (CS09 result failure)")
+    gb = device.gb
+    if gb is not None:
+        accepted = int.from_bytes(gb.handler.state.running_version, "big")
+        if accepted != device.start_file_version == device.flash.running_version:
+            notes.append("the device accepted activation but its OTA client did not switch")
+    said = device.client_outcome
+    if device.activated:
+        return Outcome.ACTIVATED, "; ".join(notes + lost) or (said[1] if said else None)
+    if said is not None and said[0] in (Outcome.REJECTED, Outcome.FAILED):
+        return said[0], "; ".join([said[1] or said[0].value, *notes, *lost])
+    if notes:
+        return Outcome.REJECTED, "; ".join(notes + lost)
+    if device.downloaded:
+        if lost:
+            return Outcome.DOWNLOADED, "; ".join(lost) + " (the device was off)"
+        if cancelled:
+            return Outcome.DOWNLOADED, "future-dated activation cancelled"
+        if gb is None:
+            if device.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
+                return Outcome.DOWNLOADED, "waiting for out-of-band activation"
+            return Outcome.DOWNLOADED, "waiting for the server to say when to upgrade"
+        if campaign is None or campaign.mode == "none":
+            return Outcome.DOWNLOADED, "no activation asked for; waiting for activation"
+        return Outcome.DOWNLOADED, "activation pending beyond the simulated time"
+    if said is not None and said[0] is Outcome.NO_IMAGE:
+        if campaign is None:
+            return Outcome.NO_IMAGE, "no campaign for this device"
+        return Outcome.NO_IMAGE, said[1]
+    if campaign is None:
+        return Outcome.NO_IMAGE, "no campaign for this device"
+    return Outcome.FAILED, "no outcome within the simulated time"
+
+
+@dataclass(slots=True)
+class DeviceReport:
+    """What happened to one device, the same on every air and from every face."""
+
+    name: str
+    profile: str | None
+    ieee: str
+    route: str
+    start_file_version: int
+    final_file_version: int
+    outcome: Outcome
+    reason: str | None
+    expect: Outcome | None
+    bytes: int
+    blocks: int
+    retries: int
+    power_losses: int
+    download_seconds: float | None
+    activation_response: int | None
+    """activateImageResponseCode of the last CS06 response that carried one (0 success,
+    1 noImageHeld, 2 hashMismatch, 3 activationFailure); None when none did."""
+    alerts: list[str]
+    """Alert codes the head-end received, in order, as hex ("8F72")."""
+    resumed_from: list[int]
+    gb: dict[str, Any] | None
+    """For a device on the DCC route with a GB profile: activation mode, hashes, commands."""
+    events: list[dict[str, Any]]
+    committed_at_cut: list[int] = field(default_factory=list)
+    invalid_records: int = 0
+    running_changed_before_activation: bool = False
+    running_image: bytes = b""
+
+    @property
+    def as_expected(self) -> bool:
+        if self.expect is not None:
+            return self.outcome == self.expect
+        return self.outcome is not Outcome.FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "profile": self.profile,
+            "ieee": self.ieee,
+            "route": self.route,
+            "start_file_version": self.start_file_version,
+            "final_file_version": self.final_file_version,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "expect": None if self.expect is None else self.expect.value,
+            "as_expected": self.as_expected,
+            "bytes": self.bytes,
+            "blocks": self.blocks,
+            "retries": self.retries,
+            "power_losses": self.power_losses,
+            "resumed_from": self.resumed_from,
+            "download_seconds": self.download_seconds,
+            "activation_response": self.activation_response,
+            "alerts": self.alerts,
+            **(self.gb or {}),
+            "events": self.events,
+        }
+
+
+def device_report(
+    device: EmulatedDevice,
+    campaign: DeviceCampaign | None,
+    *,
+    profile: str | None,
+    route: str,
+    expect: Outcome | None,
+) -> DeviceReport:
+    """The report of one device at the end of a run."""
+    if campaign is not None:
+        _command_verdicts(device, campaign.commands)
+        for command in campaign.commands:
+            command.pop("_timer", None)
+    outcome, reason = judge(device, campaign)
+    stats = device.stats
+    started, finished = stats.download_started, stats.download_finished
+    device._check_running_untouched()
+    gb = None
+    if device.gb is not None and campaign is not None:
+        gb = {
+            "activation_mode": campaign.mode,
+            "image_hash": _hex(campaign.image_hash),
+            "receipt_hash": _hex(campaign.receipt_hash),
+            "running_version": device.gb.handler.state.running_version.hex().upper(),
+            "commands": campaign.commands,
+        }
+    return DeviceReport(
+        name=device.name,
+        profile=profile,
+        ieee=":".join(f"{b:02x}" for b in device.ieee.to_bytes(8, "big")),
+        route=route,
+        start_file_version=device.start_file_version,
+        final_file_version=device.flash.running_version,
+        outcome=outcome,
+        reason=reason,
+        expect=expect,
+        bytes=stats.bytes,
+        blocks=stats.blocks,
+        retries=device.client.retries,
+        power_losses=stats.power_losses,
+        download_seconds=(
+            round(finished - started, 3) if started is not None and finished is not None else None
+        ),
+        activation_response=campaign.activation_response if campaign is not None else None,
+        alerts=list(campaign.alerts) if campaign is not None else [],
+        resumed_from=list(stats.resumed_from),
+        gb=gb,
+        events=device.events,
+        committed_at_cut=list(stats.committed_at_cut),
+        invalid_records=stats.invalid_records,
+        running_changed_before_activation=device.running_changed_early,
+        running_image=device.flash.running,
+    )
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex().upper()

@@ -1,0 +1,80 @@
+"""The air interface: how a scenario's devices and its Comms Hub reach each other.
+
+An air carries frames between the hub (`emulator.device.hub.CommsHub`) and the emulated devices
+(`emulator.device.emulated.EmulatedDevice`), the way python-can puts a virtual bus and real buses
+behind one `Bus`: a scenario names its air and nothing above `radio/` changes when it does.
+
+* `direct` (`radio/direct.py`): ZCL bytes through seeded links, no Zigbee stack: the fast path
+  for `ota simulate` and fleets.
+* `zigpy` (`radio/zigpy_air.py`): a real zigpy coordinator on hanemu's in-process radio; devices
+  join, are interviewed and discover the hub with ZDO, and a pcap can be written.
+
+This module owns the interface and the choice of air; it never decides what a device or the hub
+does and never reads wall time.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Protocol
+
+from emulator.clock import Clock
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.hub import CommsHub
+from emulator.errors import ScenarioError
+from emulator.ota.link import LinkPolicy
+
+AIRS = ("direct", "zigpy")
+
+
+class Air(Protocol):
+    """One scenario's network: the hub and the devices attached to it."""
+
+    name: str
+    frames: int
+    """Frames that reached the air so far."""
+
+    async def start(self, hub: CommsHub) -> None:
+        """Bring the network up with the hub on it."""
+
+    def hub_send(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
+        """Carry a hub frame to a device."""
+
+    def attach(self, device: EmulatedDevice, *, model: str) -> None:
+        """Put a device on the air (it gets its `port`); it has no power yet."""
+
+    def join(self, device: EmulatedDevice) -> None:
+        """Power the device on and have it join the network."""
+
+    def offer(self, device: EmulatedDevice, image: bytes) -> None:
+        """The DCC route: the hub's OTA server gets the image and tells the device."""
+
+    async def stop(self) -> None:
+        """Tear the network down; nothing is delivered after this."""
+
+
+def make_air(
+    name: str,
+    *,
+    clock: Clock,
+    rng: random.Random,
+    faults: LinkPolicy,
+    pcap: Path | None = None,
+    zigpy_server: bool = False,
+) -> Air:
+    """The air called `name`; `faults` apply to OTA frames, `zigpy_server` has zigpy's own OTA
+    code serve the devices instead of the hub's server."""
+    if name == "direct":
+        from emulator.radio.direct import DirectAir
+
+        if pcap is not None:
+            raise ScenarioError("a pcap capture needs the zigpy air (--radio zigpy)")
+        if zigpy_server:
+            raise ScenarioError("zigpy's OTA server runs on the zigpy air only (--radio zigpy)")
+        return DirectAir(clock=clock, rng=rng, faults=faults)
+    if name == "zigpy":
+        from emulator.radio.zigpy_air import ZigpyAir
+
+        return ZigpyAir(clock=clock, rng=rng, faults=faults, pcap=pcap, zigpy_server=zigpy_server)
+    raise ScenarioError(f"unknown radio {name!r}: expected one of {', '.join(AIRS)}")

@@ -1,0 +1,118 @@
+"""The direct air: devices and the Comms Hub exchange ZCL bytes through seeded links, no zigpy.
+
+Each device gets its own pair of OTA links (`emulator.ota.link.Link`: latency, jitter and the
+scenario's drop, duplicate, reorder and corruption faults) and a fault-free tunnel link with the
+same latency for GBCS. Server discovery and EUI resolution answer after a fixed latency with the
+one hub. Nothing is delivered inline: every frame lands later, through the clock, so a reply can
+never re-enter its sender. This is the fast path `ota simulate` and fleets run on.
+
+This module owns moving bytes between the hub and devices; it never decides what either does and
+never reads wall time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from emulator.clock import Clock
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.hub import CommsHub
+from emulator.device.tunnel import TUNNELING_CLUSTER
+from emulator.ota.frames import Send
+from emulator.ota.link import Link, LinkPolicy
+from emulator.profiles import OTA_CLUSTER
+
+HUB_ADDRESS = 0x0000
+HUB_IEEE = 0x000D6F0000198B36
+DISCOVERY_LATENCY_S = 0.05
+
+
+class _DirectPort:
+    """One device's links to the hub."""
+
+    def __init__(self, air: DirectAir, device: EmulatedDevice, rng: random.Random) -> None:
+        self.air = air
+        self.device = device
+        policy = air.faults
+        self.up = Link(policy, random.Random(rng.getrandbits(64)))
+        self.down = Link(policy, random.Random(rng.getrandbits(64)))
+        quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=policy.jitter_s)
+        self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
+        self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
+
+    def _carry(self, link: Link, data: bytes, deliver: Callable[[bytes], None], delay=0.0):
+        clock = self.air.clock
+        for extra, frame in link.transmit(data):
+            self.air.frames += 1
+            clock.call_later(delay + extra, deliver, frame)
+
+    # -- Port -----------------------------------------------------------------------------------
+
+    def send_ota(self, send: Send) -> None:
+        self._carry(self.up, send.data, self._at_hub, send.delay)
+
+    def _at_hub(self, data: bytes) -> None:
+        self.air.hub.ota_received(self.device.nwk, data)
+
+    def send_tunnel(self, frame: bytes) -> None:
+        self._carry(self.tunnel_up, frame, self._tunnel_at_hub)
+
+    def _tunnel_at_hub(self, frame: bytes) -> None:
+        self.air.hub.tunnel_received(self.device.nwk, frame)
+
+    def discover_server(self) -> None:
+        self.air.clock.call_later(DISCOVERY_LATENCY_S, self.device.server_found, HUB_ADDRESS)
+
+    def resolve_server_eui(self, address: int) -> None:
+        self.air.clock.call_later(DISCOVERY_LATENCY_S, self.device.server_eui, HUB_IEEE)
+
+    def power_changed(self, powered: bool) -> None:
+        pass
+
+    # -- from the hub ---------------------------------------------------------------------------
+
+    def from_hub(self, cluster: int, data: bytes) -> None:
+        if cluster == OTA_CLUSTER:
+            self._carry(self.down, data, self._ota_at_device)
+        elif cluster == TUNNELING_CLUSTER:
+            self._carry(self.tunnel_down, data, self.device.tunnel_frame)
+
+    def _ota_at_device(self, data: bytes) -> None:
+        self.device.ota_frame(data, HUB_ADDRESS)
+
+
+class DirectAir:
+    """Devices and one hub on seeded links."""
+
+    name = "direct"
+
+    def __init__(self, *, clock: Clock, rng: random.Random, faults: LinkPolicy) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.faults = faults
+        self.frames = 0
+        self.hub: CommsHub
+        self._ports: dict[int, _DirectPort] = {}
+
+    async def start(self, hub: CommsHub) -> None:
+        self.hub = hub
+
+    def hub_send(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
+        port = self._ports.get(nwk)
+        if port is not None:
+            port.from_hub(cluster, data)
+
+    def attach(self, device: EmulatedDevice, *, model: str) -> None:
+        port = _DirectPort(self, device, random.Random(self.rng.getrandbits(64)))
+        self._ports[device.nwk] = port
+        device.port = port
+
+    def join(self, device: EmulatedDevice) -> None:
+        device.power_on()
+
+    def offer(self, device: EmulatedDevice, image: bytes) -> None:
+        self.hub.offer(device.nwk, image)
+
+    async def stop(self) -> None:
+        self._ports.clear()

@@ -1,0 +1,187 @@
+"""The zigpy air: a real zigpy coordinator on hanemu's in-process radio.
+
+The Comms Hub is the coordinator (`emulator.radio.virtual`): its Smart Energy endpoint carries the
+hub's OTA server and tunnel, or, with `zigpy_server`, zigpy's own `update_firmware` serves the
+devices. Each device is a `ZigpyNode` on the `VirtualNetwork`: it joins with Device_annce, is
+interviewed by zigpy, discovers the hub with Match_Desc and talks ZCL in real Zigbee packets,
+which a pcap capture records. The scenario's faults apply to OTA frames.
+
+This module owns wiring the hub and devices onto zigpy; it never decides what either does and
+never reads wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import zigpy.types as t
+from zigpy.ota import OtaImageWithMetadata
+from zigpy.ota.image import BaseOTAImage, OTAImageHeader
+from zigpy.ota.providers import BaseOtaImageMetadata
+
+from emulator.clock import Clock
+from emulator.device.emulated import EmulatedDevice
+from emulator.device.hub import HUB_DESCRIPTOR, HUB_ENDPOINT, CommsHub
+from emulator.device.tunnel import TUNNELING_CLUSTER
+from emulator.ota.link import LinkPolicy
+from emulator.profiles import OTA_CLUSTER
+from emulator.radio import virtual
+from emulator.radio.pcap import PcapWriter
+from emulator.radio.virtual import VirtualNetwork
+from emulator.radio.zigpy_node import ZigpyNode
+
+
+class RawFirmware(BaseOTAImage):
+    """An OTA file as zigpy's OTA code serves it: its header and its bytes as they are (zigpy's
+    own `OTAImage` re-serialises a tag walk, which a GB image does not have)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.header, _ = OTAImageHeader.deserialize(self.data)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> tuple[RawFirmware, bytes]:
+        return cls(data), b""
+
+    def serialize(self) -> bytes:
+        return self.data
+
+
+class ZigpyAir:
+    """A zigpy network with the hub as coordinator and emulated devices as nodes."""
+
+    name = "zigpy"
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        rng: random.Random,
+        faults: LinkPolicy,
+        pcap: Path | None = None,
+        zigpy_server: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.zigpy_server = zigpy_server
+        ota_faults = LinkPolicy(
+            drop=faults.drop,
+            duplicate=faults.duplicate,
+            reorder=faults.reorder,
+            corrupt=faults.corrupt,
+            latency_s=0.0,
+            jitter_s=0.0,
+        )
+        self.net = VirtualNetwork(faults=ota_faults, rng=random.Random(rng.getrandbits(64)))
+        self.writer = PcapWriter.open(pcap) if pcap is not None else None
+        if self.writer is not None:
+            self.net.captures.append(self.writer)
+        self.nodes: dict[int, ZigpyNode] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self.app: Any = None
+
+    @property
+    def frames(self) -> int:
+        return self.net.frames
+
+    async def start(self, hub: CommsHub) -> None:
+        self.hub = hub
+        self.app = app = await virtual.start(self.net, extra_endpoints=[HUB_DESCRIPTOR])
+        if not self.zigpy_server:  # otherwise zigpy's own OTA code answers the devices
+            app.serve(HUB_ENDPOINT, OTA_CLUSTER, self._ota_at_hub)
+        app.serve(HUB_ENDPOINT, TUNNELING_CLUSTER, self._tunnel_at_hub)
+
+    def _ota_at_hub(self, packet: t.ZigbeePacket) -> None:
+        broadcast = packet.dst.addr_mode != t.AddrMode.NWK
+        self.hub.ota_received(
+            packet.src.address,
+            packet.data.serialize(),
+            broadcast=broadcast,
+            endpoint=packet.src_ep,
+        )
+
+    def _tunnel_at_hub(self, packet: t.ZigbeePacket) -> None:
+        self.hub.tunnel_received(
+            packet.src.address, packet.data.serialize(), endpoint=packet.src_ep
+        )
+
+    def hub_send(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
+        node = self.nodes.get(nwk)
+        device = self.app.devices.get(node.ieee) if node is not None else None
+        if node is None or device is None:
+            return
+        self._spawn(
+            self.app.send_zcl(
+                device,
+                src_ep=HUB_ENDPOINT,
+                dst_ep=endpoint or node.ota_endpoint,
+                cluster=cluster,
+                data=data,
+            )
+        )
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # a delivery failure is the air's business; the server retries
+
+    def attach(self, device: EmulatedDevice, *, model: str) -> None:
+        node = ZigpyNode(
+            device,
+            transmit=self.net.to_coordinator,
+            clock=self.clock,
+            rng=random.Random(self.rng.getrandbits(64)),
+            model=model,
+        )
+        self.nodes[device.nwk] = node
+        device.port = node
+        self.net.attach(node)
+
+    def join(self, device: EmulatedDevice) -> None:
+        device.power_on()
+        self.nodes[device.nwk].announce()
+
+    def offer(self, device: EmulatedDevice, image: bytes) -> None:
+        if self.zigpy_server:
+            self._spawn(self._zigpy_update(self.nodes[device.nwk], image))
+        else:
+            self.hub.offer(device.nwk, image)
+
+    async def _zigpy_update(self, node: ZigpyNode, data: bytes) -> Any:
+        """zigpy's stock `update_firmware` (its OTAManager) serves the device."""
+        device = None
+        while device is None or not device.is_initialized:
+            await asyncio.sleep(1.0)
+            device = self.app.devices.get(node.ieee)
+        firmware = RawFirmware(data)
+        header = firmware.header
+        image = OtaImageWithMetadata(
+            metadata=BaseOtaImageMetadata(
+                file_version=header.file_version,
+                manufacturer_id=header.manufacturer_id,
+                image_type=header.image_type,
+            ),
+            firmware=firmware,
+        )
+        return await device.update_firmware(image)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            if self.app is not None:
+                await self.app.shutdown()
+        finally:
+            if self.writer is not None:
+                self.writer.close()

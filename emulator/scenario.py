@@ -1,0 +1,490 @@
+"""One scenario engine for every run: a Comms Hub, its devices, campaigns and faults, on an air.
+
+A `Scenario` is plain data: the hub's server policy, the devices (profile, route, firmware, fault
+plan), the campaigns (which image, how to activate), the link faults, the time budget
+(`duration`), the air and the seed. `hanemu ota simulate`, `hanemu home run` (`emulator.home`)
+and later fleets all build one and call `run`, which plays it in virtual time (`radio.timeloop`)
+or, with `realtime`, on the wall clock, and returns one `ScenarioReport`. `virtual_seconds` is
+always scenario time: from the start to the moment every device settled, or the duration.
+
+Every random choice comes from one `random.Random(seed)`, so a run replays exactly. This module
+owns building and running a scenario; it never decides what a device, the hub or the head-end
+does (`emulator.device`) and never reads wall time itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from emulator.clock import RealClock
+from emulator.device.campaign import ActivationPlan, profile_image, seconds_at
+from emulator.device.emulated import EmulatedDevice, Outcome, PowerCut
+from emulator.device.flash import MemoryFlash
+from emulator.device.gbdevice import activation_config, client_policy, device_verifier
+from emulator.device.headend import DeviceCampaign, HeadEndRunner
+from emulator.device.hub import CommsHub
+from emulator.device.report import DeviceReport, device_report, settled
+from emulator.errors import ScenarioError
+from emulator.ota import client as oc
+from emulator.ota.image import build_image, parse_header
+from emulator.ota.link import LinkPolicy
+from emulator.ota.policy import ClientPolicy, ServerPolicy
+from emulator.ota.server import ImageStore, OtaServer
+from emulator.profiles import (
+    OTA_CLUSTER,
+    SMART_ENERGY_PROFILE,
+    DeviceProfile,
+    Endpoint,
+    NodeType,
+    ZigbeeIdentity,
+)
+from emulator.radio import timeloop
+from emulator.radio.air import make_air
+from emulator.testpki import DEFAULT_SEED
+
+JOIN_SPACING_S = 0.5
+"""Between one device joining and the next (the first joins this long after the start)."""
+DEFAULT_DURATION_S = 2 * 86400.0
+SETTLE_S = 1.0
+"""Scenario time after every device settled in which frames in the air still land."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """One device of a scenario."""
+
+    name: str
+    zigbee: ZigbeeIdentity
+    """How it looks on Zigbee; `firmware_version` is what it runs at the start."""
+    policy: ClientPolicy
+    profile: DeviceProfile | None = None
+    """None: a plain Zigbee OTA client, activated by the OTA server."""
+    route: str = "dcc"
+    expect: Outcome | None = None
+    power_cuts: tuple[PowerCut, ...] = ()
+    running_image: bytes | None = None
+    """Default: a small image of `zigbee.firmware_version`."""
+    verifier: oc.Verifier | None = None
+    """Default: the profile's GB checks, or every file check for a plain client."""
+    flash: MemoryFlash | None = None
+    ieee: int | None = None
+    """Default: drawn from the scenario's seed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    """Firmware for some devices: a file, or a GB image built to fit each device's profile."""
+
+    devices: tuple[str, ...]
+    image: bytes | None = None
+    build_version: int | None = None
+    build_size: int = 65536
+    build_seed: int = DEFAULT_SEED
+    """Draws a built image's Manufacturer Image."""
+    supplier: str = "A"
+    """Who signs a built image (A, B, rogue, forged)."""
+    plan: ActivationPlan = field(default_factory=ActivationPlan)
+    at: float = 0.0
+    """When the head-end distributes it."""
+    activate_at: float | None = None
+    """Send the activation at this time instead of on the receipt alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    devices: tuple[DeviceSpec, ...]
+    campaigns: tuple[CampaignSpec, ...] = ()
+    server: ServerPolicy = field(default_factory=ServerPolicy)
+    server_implementation: str = "hanemu"
+    faults: LinkPolicy = field(default_factory=LinkPolicy)
+    duration: float = DEFAULT_DURATION_S
+    radio: str = "direct"
+    seed: int = 0
+    pki_seed: int = DEFAULT_SEED
+    dcc_latency_s: float | None = None
+    """Default: `headend.DCC_LATENCY_S`."""
+
+
+@dataclass(slots=True)
+class ScenarioReport:
+    name: str
+    seed: int
+    radio: str
+    server: str
+    virtual_seconds: float
+    frames: int
+    devices: list[DeviceReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(d.as_expected for d in self.devices)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "home": self.name,
+            "seed": self.seed,
+            "radio": self.radio,
+            "server": self.server,
+            "virtual_seconds": self.virtual_seconds,
+            "frames": self.frames,
+            "ok": self.ok,
+            "devices": [d.to_json() for d in self.devices],
+        }
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def run(
+    scenario: Scenario,
+    *,
+    realtime: bool = False,
+    pcap: Path | None = None,
+    progress: Progress | None = None,
+) -> ScenarioReport:
+    """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`."""
+    return timeloop.run(ScenarioRun(scenario, pcap, progress).play(), realtime=realtime)
+
+
+class ScenarioRun:
+    """One play of a scenario; after `play` its hub, air, head-end and devices stay readable."""
+
+    def __init__(self, scenario: Scenario, pcap: Path | None, progress: Progress | None) -> None:
+        self.scenario = scenario
+        self.pcap = pcap
+        self.progress = progress
+        self.devices: list[tuple[DeviceSpec, EmulatedDevice]] = []
+        self.on_device: list[Callable[[EmulatedDevice], None]] = []
+        """Called with each device once it is built, before it has power."""
+        self.hold_until: float | None = None
+        """Keep time running until then even when every device settled earlier (tests)."""
+        self._built: dict[tuple[Any, ...], bytes] = {}
+
+    async def play(self) -> ScenarioReport:
+        s = self.scenario
+        self.clock = clock = RealClock(asyncio.get_running_loop())
+        rng = random.Random(s.seed)
+        server = OtaServer(ImageStore(), s.server, tsn=rng.randrange(256))
+        air = make_air(
+            s.radio,
+            clock=clock,
+            rng=random.Random(rng.getrandbits(64)),
+            faults=s.faults,
+            pcap=self.pcap,
+            zigpy_server=s.server_implementation == "zigpy",
+        )
+        self.air = air
+        self.hub = hub = CommsHub(server, clock, air.hub_send)
+        latency = {} if s.dcc_latency_s is None else {"dcc_latency_s": s.dcc_latency_s}
+        self.headend = HeadEndRunner(clock, hub, air.offer, pki_seed=s.pki_seed, **latency)
+        self.settled = asyncio.Event()
+        try:
+            await air.start(hub)
+            self._make_devices(air, rng)
+            self._plan_campaigns()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled.wait(), max(0.0, s.duration - clock.now))
+            end = min(clock.now, s.duration)
+            if end < s.duration:  # let frames already in the air land (the server logs them)
+                await asyncio.sleep(min(SETTLE_S, s.duration - end))
+            if self.hold_until is not None:
+                await asyncio.sleep(max(0.0, self.hold_until - clock.now))
+            reports = [self._report(spec, device) for spec, device in self.devices]
+            frames = air.frames
+        finally:
+            for _spec, device in self.devices:
+                device.on_change = _nothing
+            await air.stop()
+        return ScenarioReport(
+            name=s.name,
+            seed=s.seed,
+            radio=s.radio,
+            server=s.server_implementation,
+            virtual_seconds=round(end, 6),
+            frames=frames,
+            devices=reports,
+        )
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _make_devices(self, air: Any, rng: random.Random) -> None:
+        used = {0x0000}
+        for i, spec in enumerate(self.scenario.devices):
+            nwk = 0
+            while nwk in used:
+                nwk = rng.randrange(0x0001, 0xFFF8)
+            used.add(nwk)
+            ieee = rng.getrandbits(64) if spec.ieee is None else spec.ieee
+            device = self._device(spec, nwk, ieee, random.Random(rng.getrandbits(64)))
+            self.devices.append((spec, device))
+            model = "plain OTA client" if spec.profile is None else spec.profile.name
+            air.attach(device, model=f"{_device_type(spec)} {model}")
+            device.on_change = self._check
+            for callback in self.on_device:
+                callback(device)
+            if self.progress is not None:
+                name, report = spec.name, self.progress
+                device.on_progress = lambda done, total, n=name, r=report: r(n, done, total)
+            self.clock.call_later(JOIN_SPACING_S * (i + 1), air.join, device)
+
+    def _device(self, spec: DeviceSpec, nwk: int, ieee: int, rng: random.Random):
+        z = spec.zigbee
+        running = spec.running_image or build_image(
+            f"running image of {spec.name}".encode(),
+            manufacturer_id=z.manufacturer_id,
+            image_type=z.image_type,
+            file_version=z.firmware_version,
+        )
+        gb = spec.profile is not None and spec.route == "dcc"
+        config = (
+            activation_config(spec.profile, ieee, seed=self.scenario.pki_seed)
+            if spec.profile is not None
+            else None
+        )
+        verifier = spec.verifier
+        if verifier is None and config is not None:
+            verifier = None if spec.policy.verification == "none" else device_verifier(config)
+        return EmulatedDevice(
+            name=spec.name,
+            clock=self.clock,
+            nwk=nwk,
+            ieee=ieee,
+            zigbee=z,
+            running_image=running,
+            policy=spec.policy,
+            rng=rng,
+            verifier=verifier,
+            activation=config if gb else None,
+            power_cuts=spec.power_cuts,
+            flash=spec.flash,
+        )
+
+    def _plan_campaigns(self) -> None:
+        by_name = {spec.name: (spec, device) for spec, device in self.devices}
+        for campaign in self.scenario.campaigns:
+            for name in campaign.devices:
+                spec, device = by_name[name]
+                plan = campaign.plan
+                if spec.profile is None:
+                    mode = "none"
+                else:
+                    mode = plan.resolved_mode(spec.profile) if spec.route == "dcc" else "none"
+                dc = DeviceCampaign(
+                    device, spec.route, plan, mode, activate_at=campaign.activate_at
+                )
+                self.headend.add(dc)
+                image = self._image(campaign, spec)
+                self.clock.call_at(campaign.at, self.headend.distribute, dc, image)
+
+    def _image(self, campaign: CampaignSpec, spec: DeviceSpec) -> bytes:
+        """The campaign's file, or the GB image built for the device's OTA identity: devices
+        that share manufacturer, image type and hardware get the same image."""
+        if campaign.image is not None:
+            return campaign.image
+        if spec.profile is None:
+            raise ScenarioError(f"device {spec.name}: a built image needs a device profile")
+        z = spec.zigbee
+        key = (
+            id(campaign),
+            z.manufacturer_id,
+            z.image_type,
+            z.hardware_version,
+        )
+        if key not in self._built:
+            self._built[key] = profile_image(
+                spec.profile,
+                file_version=campaign.build_version,
+                size=campaign.build_size,
+                seed=campaign.build_seed,
+                supplier=campaign.supplier,
+                pki_seed=self.scenario.pki_seed,
+            )
+        return self._built[key]
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        campaigns = self.headend.campaigns
+        if all(
+            settled(device, campaigns.get(device.nwk), on_han=spec.route == "dcc")
+            for spec, device in self.devices
+        ):
+            self.settled.set()
+
+    def _report(self, spec: DeviceSpec, device: EmulatedDevice) -> DeviceReport:
+        return device_report(
+            device,
+            self.headend.campaigns.get(device.nwk),
+            profile=None if spec.profile is None else spec.profile.name,
+            route=spec.route,
+            expect=spec.expect,
+        )
+
+
+def _nothing() -> None:
+    pass
+
+
+def _device_type(spec: DeviceSpec) -> str:
+    return "device" if spec.profile is None else str(spec.profile.device_type)
+
+
+def profile_device(
+    name: str,
+    profile: DeviceProfile,
+    *,
+    route: str | None = None,
+    firmware_version: int | None = None,
+    expect: Outcome | None = None,
+    power_cuts: tuple[PowerCut, ...] = (),
+    policy: ClientPolicy | None = None,
+    **more: Any,
+) -> DeviceSpec:
+    """A device of a profile, on its first route unless told otherwise."""
+    route = route or str(profile.routes[0])
+    if route not in profile.routes:
+        raise ScenarioError(
+            f"device {name}: profile {profile.name} allows routes "
+            f"{', '.join(map(str, profile.routes))}, not {route!r}"
+        )
+    zigbee = profile.zigbee
+    if firmware_version is not None:
+        zigbee = replace(zigbee, firmware_version=firmware_version)
+    if policy is None:
+        policy = client_policy(profile) if route == "dcc" else profile.ota
+    return DeviceSpec(
+        name=name,
+        zigbee=zigbee,
+        policy=policy,
+        profile=profile,
+        route=route,
+        expect=expect,
+        power_cuts=power_cuts,
+        **more,
+    )
+
+
+GB_DEVICE_IEEE = 0x00DB1234567890B1
+"""EUI-64 (and so GBCS entity id) of the device `one_device` emulates for a profile."""
+PLAIN_DEVICE_IEEE = 0x0000000000000001
+FUTURE_MARGIN_S = 3600.0
+"""Scenario time kept after a future-dated activation's time."""
+
+
+def read_image(path: Path) -> bytes:
+    """An OTA file from disk, refused at once (one line) if it is not one."""
+    data = path.read_bytes()
+    parse_header(data)
+    return data
+
+
+def one_device(
+    *,
+    profile: DeviceProfile | None,
+    image: bytes | None,
+    plan: ActivationPlan,
+    image_size: int = 65536,
+    current_version: int | None = None,
+    max_data_size: int | None = None,
+    page_size: int | None = None,
+    server: ServerPolicy | None = None,
+    faults: LinkPolicy | None = None,
+    power_loss: tuple[float, ...] = (),
+    seed: int = 0,
+    radio: str = "direct",
+) -> Scenario:
+    """One device against the hub's server: a GB device of `profile` (its DCC route, an image
+    built to fit it unless `image`, the head-end carrying out `plan`), or with no profile a
+    plain Zigbee OTA client of the image's manufacturer and type."""
+    cuts = tuple(PowerCut(at_fraction=f) for f in power_loss)
+    if profile is not None:
+        if "dcc" not in profile.routes:
+            raise ScenarioError(
+                f"profile {profile.name} is never offered a HAN download (routes: "
+                f"{', '.join(map(str, profile.routes))}); run it in a home with its route"
+            )
+        policy = client_policy(profile)
+        if max_data_size is not None:
+            policy = policy.replace(max_data_size=max_data_size)
+        if page_size is not None:
+            policy = policy.replace(use_page_requests=True, page_size=page_size)
+        z = profile.zigbee
+        version = z.firmware_version if current_version is None else current_version
+        device = profile_device(
+            "device",
+            profile,
+            route="dcc",
+            firmware_version=version,
+            power_cuts=cuts,
+            policy=policy,
+            ieee=GB_DEVICE_IEEE,
+            running_image=_running(
+                profile.zigbee.manufacturer_id, profile.zigbee.image_type, version
+            ),
+        )
+        campaign = CampaignSpec(
+            devices=("device",), image=image, build_size=image_size, build_seed=seed, plan=plan
+        )
+    else:
+        if image is None:
+            raise ScenarioError("a plain OTA client needs an image")
+        header = parse_header(image)
+        version = max(0, header.file_version - 1) if current_version is None else current_version
+        device = DeviceSpec(
+            name="device",
+            zigbee=plain_identity(header.manufacturer_id, header.image_type, version),
+            policy=ClientPolicy(
+                max_data_size=63 if max_data_size is None else max_data_size,
+                use_page_requests=page_size is not None,
+                page_size=page_size or 1024,
+            ),
+            power_cuts=cuts,
+            ieee=PLAIN_DEVICE_IEEE,
+            running_image=_running(header.manufacturer_id, header.image_type, version),
+        )
+        campaign = CampaignSpec(devices=("device",), image=image, plan=plan)
+    duration = DEFAULT_DURATION_S
+    if plan.at is not None and not plan.cancel:
+        duration = max(duration, seconds_at(plan.at) + FUTURE_MARGIN_S)
+    return Scenario(
+        name="ota simulate",
+        devices=(device,),
+        campaigns=(campaign,),
+        server=server or ServerPolicy(),
+        faults=faults or LinkPolicy(),
+        duration=duration,
+        radio=radio,
+        seed=seed,
+    )
+
+
+def plain_identity(manufacturer_id: int, image_type: int, version: int) -> ZigbeeIdentity:
+    """How a plain Zigbee OTA client looks on the air: one Smart Energy endpoint with the OTA
+    and Tunneling clusters as client."""
+    return ZigbeeIdentity(
+        profile_id=SMART_ENERGY_PROFILE,
+        device_id=0x0507,
+        manufacturer_id=manufacturer_id,
+        image_type=image_type,
+        hardware_version=0,
+        firmware_version=version,
+        node_type=NodeType("router"),
+        sleepy=False,
+        endpoints=(Endpoint(1, (0x0000,), (OTA_CLUSTER, 0x0704)),),
+    )
+
+
+def _running(manufacturer_id: int, image_type: int, version: int) -> bytes:
+    return build_image(
+        b"running image",
+        manufacturer_id=manufacturer_id,
+        image_type=image_type,
+        file_version=version,
+    )
