@@ -6,7 +6,7 @@ the Image Block Response, the client parses that and stores the block: four code
 both state machines. Measured three ways:
 
   machines    OtaClient <-> OtaServer called directly (no clock, no link)
-  simulation  the full virtual-time simulation (clock, link, flash) of one download
+  simulation  one download through the scenario engine on the direct air (clock, links, flash)
   codec       the four codec operations alone
 
 Then how OTA file parsing and checking scale with file size (1 MB vs 2 MB should be about 2x):
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulator.device.simulation import Simulation
+from emulator.device.campaign import ActivationPlan
 from emulator.ota import client as oc
 from emulator.ota import frames
 from emulator.ota.client import ClientIdentity, OtaClient
@@ -37,6 +37,7 @@ from emulator.ota.integrity import manufacturer_image_hash
 from emulator.ota.policy import ClientPolicy, ServerPolicy
 from emulator.ota.server import ImageStore, OtaServer
 from emulator.ota.verify import verify_file
+from emulator.scenario import CampaignSpec, DeviceSpec, Scenario, plain_identity, run
 from emulator.testpki import derive_key
 
 MFG, TYPE = 0x1234, 0x0101
@@ -84,13 +85,19 @@ def machines(image: bytes) -> tuple[int, float]:
 
 def simulation(old: bytes, image: bytes) -> tuple[int, float]:
     start = time.process_time()
-    result = Simulation(
+    device = DeviceSpec(
+        name="device",
+        zigbee=plain_identity(MFG, TYPE, 1),
+        policy=ClientPolicy(verification="none"),
         running_image=old,
-        images=[image],
-        identity=IDENTITY,
-        client_policy=ClientPolicy(verification="none"),
+    )
+    scenario = Scenario(
+        name="bench",
+        devices=(device,),
+        campaigns=(CampaignSpec(("device",), image=image, plan=ActivationPlan(mode="none")),),
         seed=1,
-    ).run()
+    )
+    (result,) = run(scenario).devices
     assert result.outcome == "activated", result.reason
     return result.blocks, time.process_time() - start
 

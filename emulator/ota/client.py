@@ -811,7 +811,15 @@ class OtaClient:
             self._query_error(rx, Status.INVALID_FIELD)
             return
         if cmd.image_size > p.storage_size:
+            # Refused at once: the same offer will never fit, so the device says so.
             self._query_error(rx, Status.INSUFFICIENT_SPACE)
+            self._actions.append(
+                Outcome(
+                    "rejected",
+                    f"INSUFFICIENT_SPACE: image of {cmd.image_size} bytes, "
+                    f"storage of {p.storage_size}",
+                )
+            )
             return
         self._awaiting = False
         self._errors = 0
