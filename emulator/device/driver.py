@@ -4,7 +4,7 @@
 checks that the running image changes only then), and the powered state: booting from flash
 (`PowerRestored`, then `Start`), powering down (`PowerLost`, timer cancelled), feeding events only
 while powered and dropping the rest of a batch once power goes. What differs between its drivers,
-`Simulation` and `EmulatedNode`, is a few named hooks: how a frame is sent, how the server is
+`EmulatedDevice`, is a few named hooks: how a frame is sent, how the server is
 found and its EUI resolved, what follows a block write or a commit (progress, power cuts), and
 what a boot, an activation, an outcome or a transition means to them.
 
