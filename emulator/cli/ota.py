@@ -256,22 +256,7 @@ def simulate(
     none sent) and alerts (codes the head-end received, in order, e.g. "8F72").
     """
     if profile_name is None:
-        given = [
-            f"--{name}"
-            for name, value in (
-                ("activate", activate),
-                ("supplier", supplier),
-                ("hash", hash_hex),
-                ("at", at),
-                ("cancel", cancel or None),
-                ("replay", replay or None),
-            )
-            if value is not None
-        ]
-        if given:
-            raise CampaignError(f"{', '.join(given)} needs --profile")
-        if image_path is None:
-            raise CampaignError("give --image FILE or --profile NAME")
+        _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay)
     image = read_image(image_path) if image_path is not None else None
     when, delay = upgrade_time
     scenario = one_device(
@@ -322,6 +307,26 @@ def simulate(
         click.echo(json.dumps({**result.to_json(), "virtual_seconds": report.virtual_seconds}))
         return
     _print(result, report.virtual_seconds)
+
+
+def _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay) -> None:
+    """Without --profile: the GB options make no sense, and an image is needed."""
+    given = [
+        f"--{name}"
+        for name, value in (
+            ("activate", activate),
+            ("supplier", supplier),
+            ("hash", hash_hex),
+            ("at", at),
+            ("cancel", cancel or None),
+            ("replay", replay or None),
+        )
+        if value is not None
+    ]
+    if given:
+        raise CampaignError(f"{', '.join(given)} needs --profile")
+    if image_path is None:
+        raise CampaignError("give --image FILE or --profile NAME")
 
 
 def _print(result: DeviceReport, seconds: float) -> None:
