@@ -14,15 +14,13 @@ does (`emulator.device`) and never reads wall time itself.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from emulator.clock import RealClock
+from emulator.clock import LoopPacer, Pacer, StepPacer, run_stepped
 from emulator.device.campaign import ActivationPlan, profile_image, seconds_at
 from emulator.device.emulated import EmulatedDevice, Outcome, PowerCut
 from emulator.device.flash import MemoryFlash
@@ -150,7 +148,10 @@ def run(
     progress: Progress | None = None,
 ) -> ScenarioReport:
     """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`."""
-    return timeloop.run(ScenarioRun(scenario, pcap, progress).play(), realtime=realtime)
+    engine = ScenarioRun(scenario, pcap, progress)
+    if realtime or scenario.radio != "direct":
+        return timeloop.run(engine.play(LoopPacer), realtime=realtime)
+    return run_stepped(engine.play(StepPacer))  # no event loop: the fast path
 
 
 class ScenarioRun:
@@ -167,9 +168,11 @@ class ScenarioRun:
         """Keep time running until then even when every device settled earlier (tests)."""
         self._built: dict[tuple[Any, ...], bytes] = {}
 
-    async def play(self) -> ScenarioReport:
+    async def play(self, pacing: Callable[[], Pacer]) -> ScenarioReport:
+        """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need)."""
         s = self.scenario
-        self.clock = clock = RealClock(asyncio.get_running_loop())
+        pacer = pacing()
+        self.clock = clock = pacer.clock
         rng = random.Random(s.seed)
         server = OtaServer(ImageStore(), s.server, tsn=rng.randrange(256))
         air = make_air(
@@ -184,18 +187,17 @@ class ScenarioRun:
         self.hub = hub = CommsHub(server, clock, air.hub_send)
         latency = {} if s.dcc_latency_s is None else {"dcc_latency_s": s.dcc_latency_s}
         self.headend = HeadEndRunner(clock, hub, air.offer, pki_seed=s.pki_seed, **latency)
-        self.settled = asyncio.Event()
+        self._wake = pacer.wake
         try:
             await air.start(hub)
             self._make_devices(air, rng)
             self._plan_campaigns()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.settled.wait(), max(0.0, s.duration - clock.now))
+            await pacer.until_woken(s.duration)
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)
-                await asyncio.sleep(min(SETTLE_S, s.duration - end))
+                await pacer.sleep(min(SETTLE_S, s.duration - end))
             if self.hold_until is not None:
-                await asyncio.sleep(max(0.0, self.hold_until - clock.now))
+                await pacer.sleep(max(0.0, self.hold_until - clock.now))
             reports = [self._report(spec, device) for spec, device in self.devices]
             frames = air.frames
         finally:
@@ -316,7 +318,7 @@ class ScenarioRun:
             settled(device, campaigns.get(device.nwk), on_han=spec.route == "dcc")
             for spec, device in self.devices
         ):
-            self.settled.set()
+            self._wake()
 
     def _report(self, spec: DeviceSpec, device: EmulatedDevice) -> DeviceReport:
         return device_report(

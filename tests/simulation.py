@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from emulator.clock import LoopPacer, StepPacer, run_stepped
 from emulator.device.campaign import ActivationPlan, seconds_at
 from emulator.device.emulated import EmulatedDevice, PowerCut
 from emulator.device.flash import MemoryFlash
@@ -106,7 +107,10 @@ class Simulation:
         self.engine = ScenarioRun(self.scenario, None, None)
         self.engine.on_device = self.on_device
         self.engine.hold_until = self.hold_until
-        report = timeloop.run(self.engine.play(), realtime=self.realtime)
+        if self.realtime:
+            report = timeloop.run(self.engine.play(LoopPacer), realtime=True)
+        else:
+            report = run_stepped(self.engine.play(StepPacer))
         (self.device_report,) = report.devices
         (_spec, self.device) = self.engine.devices[0]
         return result(self.device_report, report.virtual_seconds)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from emulator.clock import Clock, TimerHandle
+from emulator.clock import Clock, Timer
 from emulator.device.flash import MemoryFlash
 from emulator.ota import client as oc
 from emulator.ota.client import ClientIdentity, OtaClient
@@ -48,7 +48,7 @@ class ClientDriver:
         )
         self.running_changed_early = False
         self._running = flash.running
-        self._timer: TimerHandle | None = None
+        self._timer: Timer | None = None
         self._powered = False
         self._image_size = 0
         self._handling = False

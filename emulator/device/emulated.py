@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from zigpy.zcl import foundation
 
-from emulator.clock import Clock, TimerHandle
+from emulator.clock import Clock, Timer
 from emulator.device.campaign import at_time, seconds_at
 from emulator.device.driver import ClientDriver
 from emulator.device.flash import MemoryFlash
@@ -149,7 +149,7 @@ class EmulatedDevice(ClientDriver):
         self._rebooting = False
         self._pending_install: tuple[bytes, str] | None = None
         self._installed: str | None = None
-        self._tick_timer: TimerHandle | None = None
+        self._tick_timer: Timer | None = None
         flash = flash if flash is not None else MemoryFlash(running_image)
         self.start_file_version = flash.running_version
         super().__init__(

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.clock import Clock, TimerHandle
+from emulator.clock import Clock, Timer
 from emulator.device.campaign import ActivationPlan, image_hash, seconds_at
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.gbdevice import manufacturer_image
@@ -205,7 +205,7 @@ class HeadEndRunner:
         campaign.device.on_change()
 
     def _answered(self, campaign: DeviceCampaign, record: dict[str, Any]) -> None:
-        timer: TimerHandle | None = record.pop("_timer", None)
+        timer: Timer | None = record.pop("_timer", None)
         if timer is not None:
             timer.cancel()
             campaign.scheduled -= 1

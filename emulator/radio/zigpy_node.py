@@ -24,7 +24,7 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
-from emulator.clock import Clock, TimerHandle
+from emulator.clock import Clock, Timer
 from emulator.device.campaign import at_time
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import HUB_ENDPOINT
@@ -69,7 +69,7 @@ class ZigpyNode:
         self.server_endpoint: int | None = None
         self._zdo_tsn = rng.randrange(256)
         self._aps = rng.randrange(256)
-        self._discovery: TimerHandle | None = None
+        self._discovery: Timer | None = None
 
     @property
     def ota_endpoint(self) -> int:
