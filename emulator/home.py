@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator.device.campaign import ActivationPlan
-from emulator.device.emulated import Outcome, PowerCut
+from emulator.device.emulated import PowerCut
 from emulator.homefile import (  # noqa: F401  (re-exported for callers of emulator.home)
     DEFAULT_HOME,
     HOMES_DIR,
@@ -24,6 +24,7 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
     HomeFileError,
     load_home,
 )
+from emulator.ota.client import OutcomeKind
 from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
@@ -51,7 +52,7 @@ def scenario_for(config: HomeConfig, *, seed: int | None = None) -> Scenario:
             d.profile,
             route=str(d.route),
             firmware_version=d.firmware_version,
-            expect=None if d.expect is None else Outcome(d.expect),
+            expect=None if d.expect is None else OutcomeKind(d.expect),
             power_cuts=cuts,
         )
         for d in config.devices

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator.clock import LoopPacer, Pacer, StepPacer, run_stepped
-from emulator.device.campaign import ActivationPlan, profile_image, seconds_at
-from emulator.device.emulated import EmulatedDevice, Outcome, PowerCut
+from emulator.device.campaign import ActivationMode, ActivationPlan, profile_image, seconds_at
+from emulator.device.emulated import EmulatedDevice, PowerCut
 from emulator.device.flash import MemoryFlash
 from emulator.device.gbdevice import activation_config, client_policy, device_verifier
 from emulator.device.headend import DeviceCampaign, HeadEndRunner
@@ -30,6 +30,7 @@ from emulator.device.hub import CommsHub
 from emulator.device.report import DeviceReport, device_report, settled
 from emulator.errors import ScenarioError
 from emulator.ota import client as oc
+from emulator.ota.client import OutcomeKind
 from emulator.ota.image import build_image, parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ClientPolicy, ServerPolicy
@@ -64,7 +65,7 @@ class DeviceSpec:
     profile: DeviceProfile | None = None
     """None: a plain Zigbee OTA client, activated by the OTA server."""
     route: str = "dcc"
-    expect: Outcome | None = None
+    expect: OutcomeKind | None = None
     power_cuts: tuple[PowerCut, ...] = ()
     running_image: bytes | None = None
     """Default: a small image of `zigbee.firmware_version`."""
@@ -274,10 +275,9 @@ class ScenarioRun:
             for name in campaign.devices:
                 spec, device = by_name[name]
                 plan = campaign.plan
-                if spec.profile is None:
-                    mode = "none"
-                else:
-                    mode = plan.resolved_mode(spec.profile) if spec.route == "dcc" else "none"
+                mode = ActivationMode.NONE  # a plain client, or a device off the DCC route
+                if spec.profile is not None and spec.route == "dcc":
+                    mode = plan.resolved_mode(spec.profile)
                 dc = DeviceCampaign(
                     device, spec.route, plan, mode, activate_at=campaign.activate_at
                 )
@@ -344,7 +344,7 @@ def profile_device(
     *,
     route: str | None = None,
     firmware_version: int | None = None,
-    expect: Outcome | None = None,
+    expect: OutcomeKind | None = None,
     power_cuts: tuple[PowerCut, ...] = (),
     policy: ClientPolicy | None = None,
     **more: Any,

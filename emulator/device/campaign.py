@@ -17,6 +17,7 @@ whether a device accepts (the device's `ActivationHandler` does) and never reads
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import random
 from dataclasses import dataclass
@@ -34,9 +35,20 @@ from emulator.testpki import DEFAULT_SEED, derive_key
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 """The calendar time of virtual time 0."""
 
-MODES = ("auto", "critical", "non-critical", "ch-managed", "none")
-"""How activation is asked for; `auto` takes the profile's activation class."""
-CS06_MODES = ("critical", "non-critical")
+
+class ActivationMode(enum.StrEnum):
+    """How the head-end asks a device to activate; `auto` takes the profile's activation
+    class (see `ActivationPlan.resolved_mode`)."""
+
+    AUTO = "auto"
+    CRITICAL = "critical"
+    NON_CRITICAL = "non-critical"
+    CH_MANAGED = "ch-managed"
+    NONE = "none"
+
+
+MODES = tuple(m.value for m in ActivationMode)
+CS06_MODES = (ActivationMode.CRITICAL, ActivationMode.NON_CRITICAL)
 
 PARTIES: dict[str, tuple[str, str]] = {
     "A": ("supplier-a", "supplier-a"),
@@ -83,7 +95,7 @@ class ActivationPlan:
     9999-12-31T23:59:59Z); `replay` sends the activation command's exact bytes once more, last.
     """
 
-    mode: str = "auto"
+    mode: ActivationMode = ActivationMode.AUTO
     supplier: str = "A"
     image_hash: bytes | None = None
     at: dt.datetime | None = None
@@ -95,6 +107,7 @@ class ActivationPlan:
             raise CampaignError(
                 f"activation mode must be one of {', '.join(MODES)}, got {self.mode!r}"
             )
+        object.__setattr__(self, "mode", ActivationMode(self.mode))
         if self.supplier not in PARTIES:
             raise CampaignError(
                 f"unknown supplier {self.supplier!r}: expected one of {', '.join(PARTIES)}"
@@ -107,20 +120,24 @@ class ActivationPlan:
             raise CampaignError(f"activation time {self.at.isoformat()} has no timezone")
         if self.cancel and self.at is None:
             raise CampaignError("cancel needs a future-dated activation time (--at)")
-        if self.mode == "none" and (self.at or self.cancel or self.replay):
+        if self.mode is ActivationMode.NONE and (self.at or self.cancel or self.replay):
             raise CampaignError("activation mode none sends no command to date, cancel or replay")
-        if self.mode == "ch-managed" and (self.cancel or self.replay):
+        if self.mode is ActivationMode.CH_MANAGED and (self.cancel or self.replay):
             raise CampaignError("the Comms Hub's instruction cannot be cancelled or replayed")
 
-    def resolved_mode(self, profile: DeviceProfile) -> str:
-        """The concrete mode: `auto` becomes the profile's activation class when a remote
-        party can activate it (critical, non-critical, ch-managed), else `none`."""
-        if self.mode != "auto":
-            return self.mode
-        if profile.activation in ("critical", "non-critical", "ch-managed"):
-            assert profile.activation in ACTIVATION_RULES
-            return profile.activation
-        return "none"
+    def resolved_mode(self, profile: DeviceProfile) -> ActivationMode:
+        """The concrete mode: `auto` becomes what the profile's activation class lets a remote
+        party do (`ACTIVATION_RULES`): its CS06 class, the Comms Hub's instruction, or none."""
+        if self.mode != ActivationMode.AUTO:
+            return ActivationMode(self.mode)
+        rule = ACTIVATION_RULES[profile.activation]
+        if rule.accepts_cs06:
+            return (
+                ActivationMode.CRITICAL if rule.signature_required else ActivationMode.NON_CRITICAL
+            )
+        if rule.ch_activates:
+            return ActivationMode.CH_MANAGED
+        return ActivationMode.NONE
 
     def commands(
         self,
@@ -138,15 +155,16 @@ class ActivationPlan:
         `headend` keeps originator counters across campaigns (default: a fresh one for `seed`).
         """
         mode = mode or self.mode
-        if mode == "auto":
-            raise CampaignError("activation mode auto must be resolved against a profile first")
         if mode not in MODES:
             raise CampaignError(f"activation mode must be one of {', '.join(MODES)}, got {mode!r}")
+        mode = ActivationMode(mode)
+        if mode is ActivationMode.AUTO:
+            raise CampaignError("activation mode auto must be resolved against a profile first")
         if mode not in CS06_MODES:
             return []
         headend = headend if headend is not None else HeadEnd(derive_key("acb", seed))
         sender = party(self.supplier, seed)
-        critical = mode == "critical"
+        critical = mode is ActivationMode.CRITICAL
         image_hash = self.image_hash if self.image_hash is not None else manufacturer_image_hash
         first = headend.activate_firmware(
             sender,

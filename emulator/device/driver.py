@@ -194,7 +194,7 @@ class ClientDriver:
     def _on_activated(self, version: int) -> None:
         """The running image is now `version`; power goes next."""
 
-    def _on_outcome(self, kind: str, reason: str | None) -> None:
+    def _on_outcome(self, kind: oc.OutcomeKind, reason: str | None) -> None:
         """The client says where the download came to."""
 
     def _on_transition(self, tr: oc.Transition) -> None:

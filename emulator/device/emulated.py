@@ -14,7 +14,6 @@ from the clock it is given.
 
 from __future__ import annotations
 
-import enum
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from emulator.errors import GbcsFormatError
 from emulator.gbcs.activation import ActivationConfig, ActivationHandler, ActivationState
 from emulator.gbcs.frame import decode_frame
 from emulator.ota import client as oc
-from emulator.ota.client import ClientIdentity
+from emulator.ota.client import ClientIdentity, OutcomeKind
 from emulator.ota.frames import Send
 from emulator.ota.image import parse_header
 from emulator.ota.policy import ClientPolicy
@@ -47,16 +46,6 @@ REBOOT_S = 2.0
 """From activation to the device being back on the network, running the new image."""
 POWER_CUT_OFF_S = 5.0
 """How long a power cut lasts unless its fault plan says otherwise."""
-
-
-class Outcome(enum.StrEnum):
-    """Where a device's firmware update came to."""
-
-    ACTIVATED = "activated"
-    DOWNLOADED = "downloaded"
-    REJECTED = "rejected"
-    NO_IMAGE = "no-image"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +134,7 @@ class EmulatedDevice(ClientDriver):
         )
         self.gbcs_received: list[dict[str, Any]] = []
         """Every tunnel frame that reached the device: when, its counter, the verdict."""
-        self._client_outcome: tuple[Outcome, str | None] | None = None
+        self._client_outcome: tuple[OutcomeKind, str | None] | None = None
         self._rebooting = False
         self._pending_install: tuple[bytes, str] | None = None
         self._installed: str | None = None
@@ -260,7 +249,7 @@ class EmulatedDevice(ClientDriver):
         return self.flash.running_version != self.start_file_version
 
     @property
-    def client_outcome(self) -> tuple[Outcome, str | None] | None:
+    def client_outcome(self) -> tuple[OutcomeKind, str | None] | None:
         """The latest word of the OTA client (or another route) on the download."""
         return self._client_outcome
 
@@ -332,10 +321,14 @@ class EmulatedDevice(ClientDriver):
     def _on_record_committed(self) -> bool:
         return self._flash_op()
 
-    def _on_outcome(self, kind: str, reason: str | None) -> None:
-        outcome = Outcome(kind)
+    def _on_outcome(self, kind: OutcomeKind, reason: str | None) -> None:
+        outcome = OutcomeKind(kind)
         last = self._client_outcome
-        if outcome is Outcome.NO_IMAGE and last is not None and last[0] is not Outcome.NO_IMAGE:
+        if (
+            outcome is OutcomeKind.NO_IMAGE
+            and last is not None
+            and last[0] is not OutcomeKind.NO_IMAGE
+        ):
             return  # the device's next routine query after a real outcome is not news
         self._client_outcome = (outcome, reason)
         self.on_change()
@@ -343,7 +336,7 @@ class EmulatedDevice(ClientDriver):
     def _on_activated(self, version: int) -> None:
         self.stats.activated_at = self.clock.now
         self._event("activated", file_version=version)
-        self._client_outcome = (Outcome.ACTIVATED, self._installed)
+        self._client_outcome = (OutcomeKind.ACTIVATED, self._installed)
         self.on_change()
 
     def _activate(self) -> None:
@@ -372,7 +365,7 @@ class EmulatedDevice(ClientDriver):
         for callback in self.on_state:
             callback(tr.new)
         if tr.new is oc.State.UPGRADE_VIA_OUT_OF_BAND and self.gb is None:
-            self._client_outcome = (Outcome.DOWNLOADED, "waiting for out-of-band activation")
+            self._client_outcome = (OutcomeKind.DOWNLOADED, "waiting for out-of-band activation")
         self.on_change()
 
     # -- faults ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock, Timer
-from emulator.device.campaign import ActivationPlan, image_hash, seconds_at
+from emulator.device.campaign import ActivationMode, ActivationPlan, image_hash, seconds_at
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.gbdevice import manufacturer_image
 from emulator.device.hub import CommsHub
@@ -64,8 +64,8 @@ class DeviceCampaign:
     device: EmulatedDevice
     route: str
     plan: ActivationPlan
-    mode: str
-    """The plan's mode resolved against the device's profile ("none" for a plain device)."""
+    mode: ActivationMode
+    """The plan's mode resolved against the device's profile (NONE for a plain device)."""
     activate_at: float | None = None
     """Send the activation at this scenario time instead of on the receipt alert."""
     image: bytes | None = None
@@ -87,7 +87,7 @@ class DeviceCampaign:
     @property
     def activation_over(self) -> bool:
         """Nothing more will come from the head-end for this device."""
-        return self.scheduled == 0 and (self.sent or self.mode == "none")
+        return self.scheduled == 0 and (self.sent or self.mode is ActivationMode.NONE)
 
 
 class HeadEndRunner:
@@ -131,7 +131,7 @@ class HeadEndRunner:
             self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
         else:
             self.offer(device, image)
-        if campaign.activate_at is not None and campaign.mode != "none":
+        if campaign.activate_at is not None and campaign.mode is not ActivationMode.NONE:
             self._arm(campaign.activate_at - self.clock.now, self._activate, campaign)
         device.on_change()
 
@@ -153,7 +153,7 @@ class HeadEndRunner:
             return
         campaign.sent = True
         device = campaign.device
-        if campaign.mode == "ch-managed":
+        if campaign.mode is ActivationMode.CH_MANAGED:
             delay = 0.0
             if campaign.plan.at is not None:
                 delay = seconds_at(campaign.plan.at) - self.clock.now
@@ -238,11 +238,15 @@ class HeadEndRunner:
                 campaign.receipt_hash = body.image_hash
                 if (
                     body.alert_code == ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL
-                    and campaign.mode != "none"
+                    and campaign.mode is not ActivationMode.NONE
                     and campaign.activate_at is None
                     and not campaign.sent
                 ):
-                    latency = HUB_LATENCY_S if campaign.mode == "ch-managed" else self.dcc_latency_s
+                    latency = (
+                        HUB_LATENCY_S
+                        if campaign.mode is ActivationMode.CH_MANAGED
+                        else self.dcc_latency_s
+                    )
                     self._arm(latency, self._activate, campaign)
             elif isinstance(body, PpmidActivationAlert):
                 campaign.cs09_result = body.result

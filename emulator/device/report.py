@@ -2,7 +2,7 @@
 one report type, for every air and every face (`ota simulate`, `home run`, fleets).
 
 `settled` says when nothing more will happen to a device without new input: the run may end.
-`judge` turns a device and the head-end's record of its campaign into an `Outcome` and an honest
+`judge` turns a device and the head-end's record of its campaign into an `OutcomeKind` and an honest
 reason; `device_report` into a `DeviceReport`. This module only reads the device and the
 head-end; it never changes either and never reads wall time.
 """
@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.device.emulated import EmulatedDevice, Outcome
+from emulator.device.campaign import ActivationMode
+from emulator.device.emulated import EmulatedDevice
 from emulator.device.headend import DeviceCampaign
 from emulator.ota import client as oc
+from emulator.ota.client import OutcomeKind
 
 RESPONSE_CODE_NAMES = {0: "success", 1: "noImageHeld", 2: "hashMismatch", 3: "activationFailure"}
 """activateImageResponseCode names as GBCS spells them."""
@@ -33,7 +35,7 @@ def settled(device: EmulatedDevice, campaign: DeviceCampaign | None, *, on_han: 
     if device.activated:
         return True
     said = device.client_outcome
-    if said is not None and said[0] in (Outcome.REJECTED, Outcome.FAILED):
+    if said is not None and said[0] in (OutcomeKind.REJECTED, OutcomeKind.FAILED):
         return True  # a device that failed retries on its own: its latest word is reported
     if device.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
         return device.gb is None or campaign.activation_over
@@ -62,7 +64,9 @@ def _command_verdicts(device: EmulatedDevice, commands: list[dict[str, Any]]) ->
                 command["detail"] = processed[0]["detail"]
 
 
-def judge(device: EmulatedDevice, campaign: DeviceCampaign | None) -> tuple[Outcome, str | None]:
+def judge(
+    device: EmulatedDevice, campaign: DeviceCampaign | None
+) -> tuple[OutcomeKind, str | None]:
     """The one outcome rule."""
     notes: list[str] = []
     lost: list[str] = []  # commands that never reached a powered device: not refusals
@@ -91,30 +95,30 @@ def judge(device: EmulatedDevice, campaign: DeviceCampaign | None) -> tuple[Outc
             notes.append("the device accepted activation but its OTA client did not switch")
     said = device.client_outcome
     if device.activated:
-        return Outcome.ACTIVATED, "; ".join(notes + lost) or (said[1] if said else None)
-    if said is not None and said[0] in (Outcome.REJECTED, Outcome.FAILED):
+        return OutcomeKind.ACTIVATED, "; ".join(notes + lost) or (said[1] if said else None)
+    if said is not None and said[0] in (OutcomeKind.REJECTED, OutcomeKind.FAILED):
         return said[0], "; ".join([said[1] or said[0].value, *notes, *lost])
     if notes:
-        return Outcome.REJECTED, "; ".join(notes + lost)
+        return OutcomeKind.REJECTED, "; ".join(notes + lost)
     if device.downloaded:
         if lost:
-            return Outcome.DOWNLOADED, "; ".join(lost) + " (the device was off)"
+            return OutcomeKind.DOWNLOADED, "; ".join(lost) + " (the device was off)"
         if cancelled:
-            return Outcome.DOWNLOADED, "future-dated activation cancelled"
+            return OutcomeKind.DOWNLOADED, "future-dated activation cancelled"
         if gb is None:
             if device.client.state is oc.State.UPGRADE_VIA_OUT_OF_BAND:
-                return Outcome.DOWNLOADED, "waiting for out-of-band activation"
-            return Outcome.DOWNLOADED, "waiting for the server to say when to upgrade"
-        if campaign is None or campaign.mode == "none":
-            return Outcome.DOWNLOADED, "no activation asked for; waiting for activation"
-        return Outcome.DOWNLOADED, "activation pending beyond the simulated time"
-    if said is not None and said[0] is Outcome.NO_IMAGE:
+                return OutcomeKind.DOWNLOADED, "waiting for out-of-band activation"
+            return OutcomeKind.DOWNLOADED, "waiting for the server to say when to upgrade"
+        if campaign is None or campaign.mode is ActivationMode.NONE:
+            return OutcomeKind.DOWNLOADED, "no activation asked for; waiting for activation"
+        return OutcomeKind.DOWNLOADED, "activation pending beyond the simulated time"
+    if said is not None and said[0] is OutcomeKind.NO_IMAGE:
         if campaign is None:
-            return Outcome.NO_IMAGE, "no campaign for this device"
-        return Outcome.NO_IMAGE, said[1]
+            return OutcomeKind.NO_IMAGE, "no campaign for this device"
+        return OutcomeKind.NO_IMAGE, said[1]
     if campaign is None:
-        return Outcome.NO_IMAGE, "no campaign for this device"
-    return Outcome.FAILED, "no outcome within the simulated time"
+        return OutcomeKind.NO_IMAGE, "no campaign for this device"
+    return OutcomeKind.FAILED, "no outcome within the simulated time"
 
 
 @dataclass(slots=True)
@@ -127,9 +131,9 @@ class DeviceReport:
     route: str
     start_file_version: int
     final_file_version: int
-    outcome: Outcome
+    outcome: OutcomeKind
     reason: str | None
-    expect: Outcome | None
+    expect: OutcomeKind | None
     bytes: int
     blocks: int
     retries: int
@@ -153,7 +157,7 @@ class DeviceReport:
     def as_expected(self) -> bool:
         if self.expect is not None:
             return self.outcome == self.expect
-        return self.outcome is not Outcome.FAILED
+        return self.outcome is not OutcomeKind.FAILED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,7 +190,7 @@ def device_report(
     *,
     profile: str | None,
     route: str,
-    expect: Outcome | None,
+    expect: OutcomeKind | None,
 ) -> DeviceReport:
     """The report of one device at the end of a run."""
     if campaign is not None:

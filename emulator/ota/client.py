@@ -272,11 +272,21 @@ class ResolveServerEui:
     address: int
 
 
+class OutcomeKind(enum.StrEnum):
+    """Where a device's firmware update came to (the client says the last three itself)."""
+
+    ACTIVATED = "activated"
+    DOWNLOADED = "downloaded"
+    REJECTED = "rejected"
+    NO_IMAGE = "no-image"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """A download came to an end short of activation: "rejected", "failed" or "no-image"."""
 
-    kind: str
+    kind: OutcomeKind
     reason: str | None = None
 
 
@@ -800,7 +810,7 @@ class OtaClient:
         if cmd.status != Status.SUCCESS:
             self._awaiting = False
             self._errors = 0
-            self._actions.append(Outcome("no-image", _status_name(cmd.status)))
+            self._actions.append(Outcome(OutcomeKind.NO_IMAGE, _status_name(cmd.status)))
             self._arm(p.query_interval_s)
             return
         if (
@@ -815,7 +825,7 @@ class OtaClient:
             self._query_error(rx, Status.INSUFFICIENT_SPACE)
             self._actions.append(
                 Outcome(
-                    "rejected",
+                    OutcomeKind.REJECTED,
                     f"INSUFFICIENT_SPACE: image of {cmd.image_size} bytes, "
                     f"storage of {p.storage_size}",
                 )
@@ -824,7 +834,9 @@ class OtaClient:
         self._awaiting = False
         self._errors = 0
         if cmd.file_version == self.current_file_version:
-            self._actions.append(Outcome("no-image", "offered version is already running"))
+            self._actions.append(
+                Outcome(OutcomeKind.NO_IMAGE, "offered version is already running")
+            )
             self._arm(p.query_interval_s)
             return
         if cmd.file_version < self.current_file_version and not p.allow_downgrade:
@@ -836,7 +848,7 @@ class OtaClient:
                 file_version=cmd.file_version,
             )
             self.last_reason = "INVALID_IMAGE: downgrade refused"
-            self._actions.append(Outcome("rejected", self.last_reason))
+            self._actions.append(Outcome(OutcomeKind.REJECTED, self.last_reason))
             self._arm(p.query_interval_s)
             return
         self._download = _Download(
@@ -931,14 +943,14 @@ class OtaClient:
             file_version=d.file_version,
         )
         self.last_reason = reason
-        self._actions.append(Outcome("failed", reason))
+        self._actions.append(Outcome(OutcomeKind.FAILED, reason))
         self._forget_download()
         self._to_query()
 
     def _server_abort(self, reason: str) -> None:
         """The server ended the download: no Upgrade End Request (spec §2.3, T26)."""
         self.last_reason = reason
-        self._actions.append(Outcome("failed", reason))
+        self._actions.append(Outcome(OutcomeKind.FAILED, reason))
         self._forget_download()
         self._to_query()
 
@@ -1082,7 +1094,7 @@ class OtaClient:
         if why is not None:
             self._send("upgrade_end", status=Status.INVALID_IMAGE, **fields)
             self.last_reason = f"INVALID_IMAGE: {why}"
-            self._actions.append(Outcome("rejected", self.last_reason))
+            self._actions.append(Outcome(OutcomeKind.REJECTED, self.last_reason))
             self._forget_download()  # invalidated so it is never reused (spec §2.5)
             self._to_query()
             return
