@@ -50,7 +50,7 @@ def scenario_for(config: HomeConfig, *, seed: int | None = None) -> Scenario:
         profile_device(
             d.name,
             d.profile,
-            route=str(d.route),
+            route=d.route,
             firmware_version=d.firmware_version,
             expect=None if d.expect is None else OutcomeKind(d.expect),
             power_cuts=cuts,
@@ -82,8 +82,6 @@ def scenario_for(config: HomeConfig, *, seed: int | None = None) -> Scenario:
             drop=f.drop_rate,
             duplicate=f.duplicate_rate,
             corrupt=f.corrupt_rate,
-            latency_s=0.0,
-            jitter_s=0.0,
         ),
         duration=config.duration,
         radio=str(config.radio),

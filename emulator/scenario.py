@@ -41,6 +41,7 @@ from emulator.profiles import (
     DeviceProfile,
     Endpoint,
     NodeType,
+    Route,
     ZigbeeIdentity,
 )
 from emulator.radio import timeloop
@@ -64,7 +65,7 @@ class DeviceSpec:
     policy: ClientPolicy
     profile: DeviceProfile | None = None
     """None: a plain Zigbee OTA client, activated by the OTA server."""
-    route: str = "dcc"
+    route: Route = Route.DCC
     expect: OutcomeKind | None = None
     power_cuts: tuple[PowerCut, ...] = ()
     running_image: bytes | None = None
@@ -245,7 +246,7 @@ class ScenarioRun:
             image_type=z.image_type,
             file_version=z.firmware_version,
         )
-        gb = spec.profile is not None and spec.route == "dcc"
+        gb = spec.profile is not None and spec.route == Route.DCC
         config = (
             activation_config(spec.profile, ieee, seed=self.scenario.pki_seed)
             if spec.profile is not None
@@ -276,7 +277,7 @@ class ScenarioRun:
                 spec, device = by_name[name]
                 plan = campaign.plan
                 mode = ActivationMode.NONE  # a plain client, or a device off the DCC route
-                if spec.profile is not None and spec.route == "dcc":
+                if spec.profile is not None and spec.route == Route.DCC:
                     mode = plan.resolved_mode(spec.profile)
                 dc = DeviceCampaign(
                     device, spec.route, plan, mode, activate_at=campaign.activate_at
@@ -315,7 +316,7 @@ class ScenarioRun:
     def _check(self) -> None:
         campaigns = self.headend.campaigns
         if all(
-            settled(device, campaigns.get(device.nwk), on_han=spec.route == "dcc")
+            settled(device, campaigns.get(device.nwk), on_han=spec.route == Route.DCC)
             for spec, device in self.devices
         ):
             self._wake()
@@ -342,7 +343,7 @@ def profile_device(
     name: str,
     profile: DeviceProfile,
     *,
-    route: str | None = None,
+    route: Route | str | None = None,
     firmware_version: int | None = None,
     expect: OutcomeKind | None = None,
     power_cuts: tuple[PowerCut, ...] = (),
@@ -350,7 +351,7 @@ def profile_device(
     **more: Any,
 ) -> DeviceSpec:
     """A device of a profile, on its first route unless told otherwise."""
-    route = route or str(profile.routes[0])
+    route = Route(route or profile.routes[0])
     if route not in profile.routes:
         raise ScenarioError(
             f"device {name}: profile {profile.name} allows routes "
@@ -360,7 +361,7 @@ def profile_device(
     if firmware_version is not None:
         zigbee = replace(zigbee, firmware_version=firmware_version)
     if policy is None:
-        policy = client_policy(profile) if route == "dcc" else profile.ota
+        policy = client_policy(profile) if route == Route.DCC else profile.ota
     return DeviceSpec(
         name=name,
         zigbee=zigbee,
@@ -407,7 +408,7 @@ def one_device(
     plain Zigbee OTA client of the image's manufacturer and type."""
     cuts = tuple(PowerCut(at_fraction=f) for f in power_loss)
     if profile is not None:
-        if "dcc" not in profile.routes:
+        if Route.DCC not in profile.routes:
             raise ScenarioError(
                 f"profile {profile.name} is never offered a HAN download (routes: "
                 f"{', '.join(map(str, profile.routes))}); run it in a home with its route"
@@ -422,7 +423,7 @@ def one_device(
         device = profile_device(
             "device",
             profile,
-            route="dcc",
+            route=Route.DCC,
             firmware_version=version,
             power_cuts=cuts,
             policy=policy,

@@ -48,9 +48,7 @@ def _table(report: HomeReport) -> Table:
 
 
 @home.command("run")
-@click.argument(
-    "home_file", required=False, type=click.Path(dir_okay=False, path_type=Path), default=None
-)
+@click.argument("home_file", required=False, type=click.Path(path_type=Path), default=None)
 @click.option(
     "--seed", type=Int(0), default=None, help="Seed for every random choice (default: the file's)."
 )

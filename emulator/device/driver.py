@@ -28,9 +28,6 @@ from emulator.ota.policy import ClientPolicy
 class ClientDriver:
     """An OTA client on a flash and a clock; subclasses say how frames and the server travel."""
 
-    reboot_after_activation_s: float | None = None
-    """How long after activating the device is powered again (None: it stays off)."""
-
     def __init__(
         self,
         *,
@@ -142,12 +139,11 @@ class ClientDriver:
         self._feed(oc.TimerFired(token))
 
     def _activate(self) -> None:
-        """The client's `Activate`: switch the running image, then reboot into it."""
+        """The client's `Activate`: switch the running image; power goes (the subclass says
+        when it comes back, running the new image)."""
         version = self._switch_image()
         self._on_activated(version)
-        self.power_off()  # the device reboots into the new image
-        if self.reboot_after_activation_s is not None:
-            self.clock.call_later(self.reboot_after_activation_s, self.power_on)
+        self.power_off()
 
     def _switch_image(self) -> int:
         """Make the downloaded image the running one; returns its file version."""

@@ -341,7 +341,7 @@ class EmulatedDevice(ClientDriver):
 
     def _activate(self) -> None:
         super()._activate()
-        self._reboot_after(REBOOT_S)
+        self._reboot_after(REBOOT_S)  # back on the network, running the new image
 
     def _on_transition(self, tr: oc.Transition) -> None:
         now = self.clock.now

@@ -42,6 +42,7 @@ from emulator.gbcs.messages import (
     ReceiptAlert,
     decode_payload,
 )
+from emulator.profiles import Route
 from emulator.testpki import DEFAULT_SEED, derive_key
 
 DCC_LATENCY_S = 30.0
@@ -62,7 +63,7 @@ class DeviceCampaign:
     """What the head-end knows of one device's campaign."""
 
     device: EmulatedDevice
-    route: str
+    route: Route
     plan: ActivationPlan
     mode: ActivationMode
     """The plan's mode resolved against the device's profile (NONE for a plain device)."""
@@ -123,11 +124,11 @@ class HeadEndRunner:
         campaign.image_hash = image_hash(manufacturer_image(image))
         campaign.distributed = True
         device = campaign.device
-        if campaign.route == "wifi":
+        if campaign.route == Route.WIFI:
             self.clock.call_later(
                 len(image) / WIFI_BYTES_PER_S, device.install, image, "over Wi-Fi"
             )
-        elif campaign.route == "local":
+        elif campaign.route == Route.LOCAL:
             self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
         else:
             self.offer(device, image)

@@ -69,9 +69,11 @@ def make_air(
         from emulator.radio.direct import DirectAir
 
         if pcap is not None:
-            raise ScenarioError("a pcap capture needs the zigpy air (--radio zigpy)")
+            raise ScenarioError(
+                "a pcap capture needs the zigpy radio (the direct air has no Zigbee frames)"
+            )
         if zigpy_server:
-            raise ScenarioError("zigpy's OTA server runs on the zigpy air only (--radio zigpy)")
+            raise ScenarioError("zigpy's OTA server runs on the zigpy radio only")
         return DirectAir(clock=clock, rng=rng, faults=faults)
     if name == "zigpy":
         from emulator.radio.zigpy_air import ZigpyAir
