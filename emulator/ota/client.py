@@ -201,7 +201,7 @@ class FrameReceived:
     broadcast: bool = False
 
 
-Event = (
+_NonFrameEvent = (
     PowerRestored
     | PowerLost
     | Start
@@ -211,8 +211,9 @@ Event = (
     | ServerEuiResolved
     | OutOfBandActivate
     | ActivationFailed
-    | FrameReceived
 )
+"""Every event but a received frame (a handler gets these as they are)."""
+Event = _NonFrameEvent | FrameReceived
 
 #: The trigger of each event but `TimerFired` (TIMER) and `FrameReceived` (its command's name).
 _EVENT_TRIGGERS: dict[type, Trigger] = {
@@ -360,18 +361,7 @@ class Received:
         return self.frame.command
 
 
-Payload = (
-    PowerRestored
-    | PowerLost
-    | Start
-    | TimerFired
-    | ServerFound
-    | DiscoveryFailed
-    | ServerEuiResolved
-    | OutOfBandActivate
-    | ActivationFailed
-    | Received
-)
+Payload = _NonFrameEvent | Received
 """What a handler is given: the event, except that a frame arrives decoded, as `Received`."""
 
 Handler = Callable[["OtaClient", Any], None]
