@@ -147,8 +147,8 @@ class ZigpyAir:
         self.net.attach(node)
 
     def join(self, device: EmulatedDevice) -> None:
+        self.nodes[device.nwk].announce()  # a joining node announces itself before it talks
         device.power_on()
-        self.nodes[device.nwk].announce()
 
     def offer(self, device: EmulatedDevice, image: bytes) -> None:
         if self.zigpy_server:

@@ -34,6 +34,8 @@ from emulator.profiles import OTA_CLUSTER
 
 ZDO_PROFILE = 0x0000
 DISCOVERY_TIMEOUT_S = 5.0
+ANNOUNCE_SETTLE_S = 1.0
+"""From Device_annce to the node's first discovery: the coordinator takes the join in first."""
 _READ_ATTRIBUTES = foundation.GeneralCommand.Read_Attributes
 _READ_ATTRIBUTES_RSP = foundation.GeneralCommand.Read_Attributes_rsp
 _DEFAULT_RESPONSE = foundation.GeneralCommand.Default_Response
@@ -70,6 +72,7 @@ class ZigpyNode:
         self._zdo_tsn = rng.randrange(256)
         self._aps = rng.randrange(256)
         self._discovery: Timer | None = None
+        self._announced_at: float | None = None
 
     @property
     def ota_endpoint(self) -> int:
@@ -77,6 +80,7 @@ class ZigpyNode:
 
     def announce(self) -> None:
         """Join: broadcast Device_annce."""
+        self._announced_at = self.clock.now
         capability = 0x80 | (0x00 if self.identity.sleepy else 0x08)
         if self.identity.node_type == "router":
             capability |= 0x02 | 0x04
@@ -107,6 +111,12 @@ class ZigpyNode:
         self.send_zcl(TUNNELING_CLUSTER, frame, dst_ep=HUB_ENDPOINT)
 
     def discover_server(self) -> None:
+        settled = None if self._announced_at is None else self._announced_at + ANNOUNCE_SETTLE_S
+        if settled is not None and self.clock.now < settled:
+            # The coordinator has not taken the join in yet: a real node would still be busy
+            # joining (association, link key). Ask once it has.
+            self.clock.call_at(settled, self._discover_if_on)
+            return
         self._zdo_send(
             zdo_t.ZDOCmd.Match_Desc_req,
             [
@@ -120,6 +130,10 @@ class ZigpyNode:
         if self._discovery is not None:
             self._discovery.cancel()
         self._discovery = self.clock.call_later(DISCOVERY_TIMEOUT_S, self._discovery_failed)
+
+    def _discover_if_on(self) -> None:
+        if self.device.powered:
+            self.discover_server()
 
     def resolve_server_eui(self, address: int) -> None:
         self._zdo_send(
@@ -355,10 +369,10 @@ class ZigpyNode:
                 reply(zdo_t.ZDOCmd.Simple_Desc_rsp, [ok, nwk, descriptor])
         elif cmd == zdo_t.ZDOCmd.IEEE_addr_req:
             if args[0] == self.nwk:
-                reply(zdo_t.ZDOCmd.IEEE_addr_rsp, [ok, self.ieee, nwk, None, None, None])
+                reply(zdo_t.ZDOCmd.IEEE_addr_rsp, [ok, self.ieee, nwk])
         elif cmd == zdo_t.ZDOCmd.NWK_addr_req:
             if args[0] == self.ieee:
-                reply(zdo_t.ZDOCmd.NWK_addr_rsp, [ok, self.ieee, nwk, None, None, None])
+                reply(zdo_t.ZDOCmd.NWK_addr_rsp, [ok, self.ieee, nwk])
         elif cmd == zdo_t.ZDOCmd.Match_Desc_req:
             profile, in_clusters, out_clusters = args[1], set(args[2]), set(args[3])
             if profile != self.identity.profile_id:
