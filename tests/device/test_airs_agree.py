@@ -15,10 +15,17 @@ from emulator.scenario import CampaignSpec, Scenario, profile_device, run
 PROFILES = sorted(p.name for p in load_all())
 
 
-def scenario(profile, mode: str, radio: str) -> Scenario:
+def scenario(profile, mode: str, radio: str, *, at_once: bool = False) -> Scenario:
+    device = profile_device("device", profile)
+    if at_once:  # the client starts the moment it has power, racing its own join
+        device = profile_device(
+            "device",
+            profile,
+            policy=device.policy.replace(start_delay_min_s=0, start_delay_max_s=0),
+        )
     return Scenario(
         name=f"{profile.name}-{mode}",
-        devices=(profile_device("device", profile),),
+        devices=(device,),
         campaigns=(
             CampaignSpec(
                 ("device",),
@@ -43,16 +50,17 @@ def verdict(report):
     return device.outcome, device.alerts, device.activation_response, commands, device.reason
 
 
+@pytest.mark.parametrize("at_once", [False, True], ids=["profile-start", "immediate-start"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", PROFILES)
-def test_direct_and_zigpy_airs_reach_the_same_verdict(name, mode):
+def test_direct_and_zigpy_airs_reach_the_same_verdict(name, mode, at_once):
     profile = next(p for p in load_all() if p.name == name)
     try:
-        direct = run(scenario(profile, mode, "direct"))
+        direct = run(scenario(profile, mode, "direct", at_once=at_once))
     except CampaignError as exc:  # a plan the profile cannot take is refused on both airs
         with pytest.raises(CampaignError, match=str(exc)):
-            run(scenario(profile, mode, "zigpy"))
+            run(scenario(profile, mode, "zigpy", at_once=at_once))
         return
-    zigpy = run(scenario(profile, mode, "zigpy"))
+    zigpy = run(scenario(profile, mode, "zigpy", at_once=at_once))
     assert verdict(direct) == verdict(zigpy)
     assert direct.devices[0].outcome != "failed", direct.devices[0].reason
