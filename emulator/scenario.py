@@ -14,6 +14,7 @@ does (`emulator.device`) and never reads wall time itself.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -169,6 +170,9 @@ class ScenarioRun:
         self.hold_until: float | None = None
         """Keep time running until then even when every device settled earlier (tests)."""
         self._built: dict[tuple[Any, ...], bytes] = {}
+        self._unsettled: set[int] = set()
+        """Devices not settled at their last change (checked one device at a time, so the
+        cost of a change does not grow with the number of devices)."""
 
     async def play(self, pacing: Callable[[], Pacer]) -> ScenarioReport:
         """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need)."""
@@ -230,7 +234,8 @@ class ScenarioRun:
             self.devices.append((spec, device))
             model = "plain OTA client" if spec.profile is None else spec.profile.name
             air.attach(device, model=f"{_device_type(spec)} {model}")
-            device.on_change = self._check
+            self._unsettled.add(nwk)
+            device.on_change = functools.partial(self._check, spec, device)
             for callback in self.on_device:
                 callback(device)
             if self.progress is not None:
@@ -313,13 +318,15 @@ class ScenarioRun:
 
     # -- ending ---------------------------------------------------------------------------------
 
-    def _check(self) -> None:
-        campaigns = self.headend.campaigns
-        if all(
-            settled(device, campaigns.get(device.nwk), on_han=spec.route == Route.DCC)
-            for spec, device in self.devices
-        ):
-            self._wake()
+    def _check(self, spec: DeviceSpec, device: EmulatedDevice) -> None:
+        """Something about one device changed: is it settled now, and is every device?"""
+        campaign = self.headend.campaigns.get(device.nwk)
+        if settled(device, campaign, on_han=spec.route == Route.DCC):
+            self._unsettled.discard(device.nwk)
+            if not self._unsettled:
+                self._wake()
+        else:
+            self._unsettled.add(device.nwk)
 
     def _report(self, spec: DeviceSpec, device: EmulatedDevice) -> DeviceReport:
         return device_report(

@@ -222,6 +222,7 @@ class EmulatedDevice(ClientDriver):
         A device without power installs it when it next boots."""
         if not self._powered:
             self._pending_install = (data, how)
+            self.on_change()
             return
         self.power_off()
         self.flash.write_slot(0, data)
@@ -402,6 +403,7 @@ class EmulatedDevice(ClientDriver):
     def _reboot_after(self, seconds: float) -> None:
         self._rebooting = True
         self.clock.call_later(seconds, self.power_on)
+        self.on_change()
 
     # -- GBCS -----------------------------------------------------------------------------------
 
