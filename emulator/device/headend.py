@@ -84,6 +84,8 @@ class DeviceCampaign:
     cs09_result: int | None = None
     future_dated_code: int | None = None
     undecodable: list[str] = field(default_factory=list)
+    awaiting: dict[int, Timer] = field(default_factory=dict)
+    """Response timers of the commands sent and not answered yet, by id of their record."""
 
     @property
     def activation_over(self) -> bool:
@@ -190,7 +192,7 @@ class HeadEndRunner:
         else:
             self.hub.send_tunnel(nwk, message)
         campaign.scheduled += 1
-        record["_timer"] = self.clock.call_later(
+        campaign.awaiting[id(record)] = self.clock.call_later(
             RESPONSE_TIMEOUT_S, self._no_response, campaign, record, message, attempt
         )
 
@@ -198,7 +200,7 @@ class HeadEndRunner:
         self, campaign: DeviceCampaign, record: dict[str, Any], message: bytes, attempt: int
     ) -> None:
         campaign.scheduled -= 1
-        record.pop("_timer", None)
+        campaign.awaiting.pop(id(record), None)
         if attempt < MAX_ATTEMPTS:
             self._send(campaign, record, message, attempt + 1)
         else:
@@ -206,7 +208,7 @@ class HeadEndRunner:
         campaign.device.on_change()
 
     def _answered(self, campaign: DeviceCampaign, record: dict[str, Any]) -> None:
-        timer: Timer | None = record.pop("_timer", None)
+        timer: Timer | None = campaign.awaiting.pop(id(record), None)
         if timer is not None:
             timer.cancel()
             campaign.scheduled -= 1
@@ -252,7 +254,7 @@ class HeadEndRunner:
             elif isinstance(body, PpmidActivationAlert):
                 campaign.cs09_result = body.result
                 for record in campaign.commands:
-                    if record["kind"] == "hub-instruction" and "_timer" in record:
+                    if record["kind"] == "hub-instruction" and id(record) in campaign.awaiting:
                         self._answered(campaign, record)
             else:
                 campaign.future_dated_code = body.outcome.code

@@ -195,8 +195,6 @@ def device_report(
     """The report of one device at the end of a run."""
     if campaign is not None:
         _command_verdicts(device, campaign.commands)
-        for command in campaign.commands:
-            command.pop("_timer", None)
     outcome, reason = judge(device, campaign)
     stats = device.stats
     started, finished = stats.download_started, stats.download_finished
