@@ -31,7 +31,6 @@ from emulator.gbcs.activation import (
     ACTIVATION_RULES,
     ActivationConfig,
     ActivationHandler,
-    ActivationState,
     Outcome,
     SupplierSlot,
 )
@@ -199,23 +198,6 @@ class GbDevice:
         client = self.node.client
         accepted = int.from_bytes(self.handler.state.running_version, "big")
         return client.state is not oc.State.OFF and accepted != client.current_file_version
-
-    @classmethod
-    def for_profile(
-        cls,
-        node: GbNode,
-        profile: DeviceProfile,
-        ieee: int,
-        *,
-        send: Callable[[bytes], None],
-        now: Callable[[], dt.datetime],
-        seed: int = 0,
-    ) -> GbDevice:
-        version = profile.zigbee.firmware_version.to_bytes(4, "big")
-        handler = ActivationHandler(
-            activation_config(profile, ieee, seed=seed), ActivationState(version)
-        )
-        return cls(node, handler, send=send, now=now)
 
     def _verify(self, data: bytes) -> tuple[bool, str | None]:
         ok, why = (True, None) if self._inner is None else self._inner(data)
