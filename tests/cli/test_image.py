@@ -17,7 +17,7 @@ from emulator.testing.strategies import mutated, ota_files
 from emulator.testpki import write_key_pair
 
 HANEMU = [sys.executable, "-m", "emulator.cli"]
-TV2 = Path(__file__).parent / "data" / "tv2-ota-static-sample.ota"
+TV2 = Path(__file__).parent.parent / "data" / "tv2-ota-static-sample.ota"
 
 
 def hanemu(*args, cwd=None) -> subprocess.CompletedProcess:
