@@ -178,7 +178,7 @@ class Pacer(Protocol):
         """Something the waiter waits for has happened: `until_woken` returns."""
 
     async def until_woken(self, deadline: float) -> None:
-        """Let time run until `wake()` is called or `deadline` is reached."""
+        """Let time run until `wake()` is next called or `deadline` is reached."""
 
     async def sleep(self, seconds: float) -> None:
         """Let time run for `seconds`."""
@@ -197,6 +197,7 @@ class StepPacer:
 
     async def until_woken(self, deadline: float) -> None:
         clock = self.clock
+        self._woken = False
         while not self._woken:
             if not clock.step_before(deadline):
                 clock.run_until(max(clock.now, deadline))
@@ -217,6 +218,7 @@ class LoopPacer:
         self._event.set()
 
     async def until_woken(self, deadline: float) -> None:
+        self._event.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), max(0.0, deadline - self.clock.now))
 

@@ -198,7 +198,8 @@ class ScenarioRun:
             await air.start(hub)
             self._make_devices(air, rng)
             self._plan_campaigns()
-            await pacer.until_woken(s.duration)
+            while self._unsettled and clock.now < s.duration:
+                await pacer.until_woken(s.duration)  # a wake may come early: check again
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)
                 await pacer.sleep(min(SETTLE_S, s.duration - end))
@@ -362,7 +363,7 @@ def profile_device(
     if route not in profile.routes:
         raise ScenarioError(
             f"device {name}: profile {profile.name} allows routes "
-            f"{', '.join(map(str, profile.routes))}, not {route!r}"
+            f"{', '.join(map(str, profile.routes))}, not '{route}'"
         )
     zigbee = profile.zigbee
     if firmware_version is not None:

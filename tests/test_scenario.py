@@ -96,11 +96,6 @@ def test_a_device_on_a_route_its_profile_does_not_allow_is_refused():
         profile_device("meter", load_profile("ihd"), route="dcc")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: profile_device's refusal shows the Route enum's repr "
-    "(\"not <Route.DCC: 'dcc'>\") instead of the route's name",
-)
 def test_the_refused_route_is_named_as_the_user_wrote_it():
     with pytest.raises(ScenarioError) as refused:
         profile_device("meter", load_profile("ihd"), route="dcc")

@@ -136,6 +136,8 @@ class EmulatedDevice(ClientDriver):
         """Every tunnel frame that reached the device: when, its counter, the verdict."""
         self._client_outcome: tuple[OutcomeKind, str | None] | None = None
         self._rebooting = False
+        self._after_cut = False
+        """The next boot ends a power cut (and so resumes from the flash record)."""
         self._pending_install: tuple[bytes, str] | None = None
         self._installed: str | None = None
         self._tick_timer: Timer | None = None
@@ -224,6 +226,7 @@ class EmulatedDevice(ClientDriver):
             self._pending_install = (data, how)
             self.on_change()
             return
+        self._rebooting = True
         self.power_off()
         self.flash.write_slot(0, data)
         header = parse_header(data)
@@ -292,7 +295,8 @@ class EmulatedDevice(ClientDriver):
             self.port.power_changed(True)
         if self.flash.record_bytes and boot.record is None:
             self.stats.invalid_records += 1
-        if self.stats.power_losses:
+        if self._after_cut:  # not the reboot into a new image, nor the first power-up
+            self._after_cut = False
             offset = boot.record.file_offset if boot.record is not None else 0
             self.stats.resumed_from.append(offset)
             self._event("power-restored", record_offset=offset)
@@ -341,6 +345,7 @@ class EmulatedDevice(ClientDriver):
         self.on_change()
 
     def _activate(self) -> None:
+        self._rebooting = True  # before power goes: whoever watches sees a reboot under way
         super()._activate()
         self._reboot_after(REBOOT_S)  # back on the network, running the new image
 
@@ -397,6 +402,7 @@ class EmulatedDevice(ClientDriver):
         record = self.flash.record
         self.stats.committed_at_cut.append(record.file_offset if record is not None else 0)
         self._event("power-lost", record_offset=self.stats.committed_at_cut[-1])
+        self._rebooting = self._after_cut = True  # before power goes: the run is not over
         self.power_off()
         self._reboot_after(cut.off_for_s)
 

@@ -42,10 +42,10 @@ class _DirectPort:
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
 
     def _carry(self, link: Link, data: bytes, deliver: Callable[[bytes], None], delay=0.0):
-        clock = self.air.clock
+        air = self.air
         for extra, frame in link.transmit(data):
-            self.air.frames += 1
-            clock.call_later(delay + extra, deliver, frame)
+            air.frames += 1
+            air.clock.call_later(delay + extra, air.land, deliver, frame)
 
     # -- Port -----------------------------------------------------------------------------------
 
@@ -94,6 +94,7 @@ class DirectAir:
         self.frames = 0
         self.hub: CommsHub
         self._ports: dict[int, _DirectPort] = {}
+        self._up = True
 
     async def start(self, hub: CommsHub) -> None:
         self.hub = hub
@@ -114,5 +115,11 @@ class DirectAir:
     def offer(self, device: EmulatedDevice, image: bytes) -> None:
         self.hub.offer(device.nwk, image)
 
+    def land(self, deliver: Callable[[bytes], None], frame: bytes) -> None:
+        """A frame reaches its end of the air, unless the air was stopped meanwhile."""
+        if self._up:
+            deliver(frame)
+
     async def stop(self) -> None:
+        self._up = False
         self._ports.clear()

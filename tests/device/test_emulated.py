@@ -182,13 +182,6 @@ def test_power_cut_at_a_fraction_falls_after_that_blocks_write_before_its_commit
     assert device.stats.bytes == len(offer) + BLOCK  # the block written ahead, written again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resumed_from (and a power-restored event) records the reboot after "
-    "activation as a resume after a power loss once any power cut happened, so a device's "
-    "resumed_from depends on whether the run outlasted its activation reboot "
-    "(golden home-lossy: ihd [16400, 0], ppmid [16400])",
-)
 def test_resumed_from_has_one_entry_per_power_loss():
     clock = VirtualClock()
     device = plain_device(clock, power_cuts=(PowerCut(after_flash_ops=4, off_for_s=7.0),))
@@ -328,13 +321,6 @@ def test_busy_while_rebooting_after_a_cut_and_idle_once_up():
     assert not device.busy
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: on activation the power-off transition calls on_change before the device "
-    "marks itself rebooting, so the settle check sees an activated device that is neither "
-    "counting down nor busy and a run ends at the activation instant with the device off "
-    "(every ota simulate golden; home-lossy's ppmid has no reboot, its ihd has)",
-)
 def test_busy_from_the_moment_of_activation_until_the_reboot():
     clock = VirtualClock()
     device = plain_device(clock)

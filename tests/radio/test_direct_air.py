@@ -139,11 +139,6 @@ def test_a_frame_to_a_device_not_on_the_air_goes_nowhere():
     assert net.air.frames == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DirectAir.stop() only forgets its ports; frames already in flight still land "
-    "on devices afterwards, though the Air interface says nothing is delivered after stop",
-)
 def test_nothing_is_delivered_after_stop():
     net = Net(still(latency_s=0.2))
     device = net.attach(device_of(net.clock, "ihd-opt1"))
