@@ -42,24 +42,29 @@ class _DirectPort:
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
 
     def _carry(self, link: Link, data: bytes, deliver: Callable[[bytes], None], delay=0.0):
+        """Each copy the link lets through lands at `deliver` later (never inline)."""
         air = self.air
         for extra, frame in link.transmit(data):
             air.frames += 1
-            air.clock.call_later(delay + extra, air.land, deliver, frame)
+            air.clock.call_later(delay + extra, deliver, frame)
 
     # -- Port -----------------------------------------------------------------------------------
 
     def send_ota(self, send: Send) -> None:
         self._carry(self.up, send.data, self._at_hub, send.delay)
 
+    # Every landing checks the air is still up: nothing is delivered after `stop`.
+
     def _at_hub(self, data: bytes) -> None:
-        self.air.hub.ota_received(self.device.nwk, data)
+        if self.air.up:
+            self.air.hub.ota_received(self.device.nwk, data)
 
     def send_tunnel(self, frame: bytes) -> None:
         self._carry(self.tunnel_up, frame, self._tunnel_at_hub)
 
     def _tunnel_at_hub(self, frame: bytes) -> None:
-        self.air.hub.tunnel_received(self.device.nwk, frame)
+        if self.air.up:
+            self.air.hub.tunnel_received(self.device.nwk, frame)
 
     def discover_server(self) -> None:
         self.air.clock.call_later(DISCOVERY_LATENCY_S, self.device.server_found, HUB_ADDRESS)
@@ -76,10 +81,15 @@ class _DirectPort:
         if cluster == OTA_CLUSTER:
             self._carry(self.down, data, self._ota_at_device)
         elif cluster == TUNNELING_CLUSTER:
-            self._carry(self.tunnel_down, data, self.device.tunnel_frame)
+            self._carry(self.tunnel_down, data, self._tunnel_at_device)
 
     def _ota_at_device(self, data: bytes) -> None:
-        self.device.ota_frame(data, HUB_ADDRESS)
+        if self.air.up:
+            self.device.ota_frame(data, HUB_ADDRESS)
+
+    def _tunnel_at_device(self, data: bytes) -> None:
+        if self.air.up:
+            self.device.tunnel_frame(data)
 
 
 class DirectAir:
@@ -94,7 +104,7 @@ class DirectAir:
         self.frames = 0
         self.hub: CommsHub
         self._ports: dict[int, _DirectPort] = {}
-        self._up = True
+        self.up = True
 
     async def start(self, hub: CommsHub) -> None:
         self.hub = hub
@@ -115,11 +125,6 @@ class DirectAir:
     def offer(self, device: EmulatedDevice, image: bytes) -> None:
         self.hub.offer(device.nwk, image)
 
-    def land(self, deliver: Callable[[bytes], None], frame: bytes) -> None:
-        """A frame reaches its end of the air, unless the air was stopped meanwhile."""
-        if self._up:
-            deliver(frame)
-
     async def stop(self) -> None:
-        self._up = False
+        self.up = False
         self._ports.clear()
