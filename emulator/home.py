@@ -41,8 +41,10 @@ HomeReport = ScenarioReport
 """A home's report is a scenario's report."""
 
 
-def scenario_for(config: HomeConfig, *, seed: int | None = None) -> Scenario:
-    """The scenario a home file describes (`seed` overrides the file's)."""
+def scenario_for(
+    config: HomeConfig, *, seed: int | None = None, radio: str | None = None
+) -> Scenario:
+    """The scenario a home file describes (`seed` and `radio` override the file's)."""
     srv = config.server
     when, delay = srv.upgrade_time
     cuts = tuple(PowerCut(at_fraction=f) for f in config.faults.power_loss_at)
@@ -84,7 +86,7 @@ def scenario_for(config: HomeConfig, *, seed: int | None = None) -> Scenario:
             corrupt=f.corrupt_rate,
         ),
         duration=config.duration,
-        radio=str(config.radio),
+        radio=radio or str(config.radio),
         seed=config.seed if seed is None else seed,
     )
 
@@ -109,9 +111,11 @@ def run_home(
     config: HomeConfig,
     *,
     seed: int | None = None,
+    radio: str | None = None,
     pcap: Path | None = None,
     realtime: bool = False,
     progress: Progress | None = None,
 ) -> ScenarioReport:
     """Run a home to its end: in virtual time, or in real time with `realtime`."""
-    return run(scenario_for(config, seed=seed), realtime=realtime, pcap=pcap, progress=progress)
+    scenario = scenario_for(config, seed=seed, radio=radio)
+    return run(scenario, realtime=realtime, pcap=pcap, progress=progress)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from emulator.cli.params import Int
 from emulator.home import DEFAULT_HOME, HomeReport, load_home, run_home
+from emulator.radio.air import AIRS
 
 
 @click.group()
@@ -66,6 +67,12 @@ def _table(report: HomeReport) -> Table:
     default=None,
     help="Write the network traffic here (IEEE 802.15.4 pcap for Wireshark).",
 )
+@click.option(
+    "--radio",
+    type=click.Choice(AIRS),
+    default=None,
+    help="The air (default: the file's radio): zigpy, or direct (no Zigbee stack, fast).",
+)
 @click.option("--realtime", is_flag=True, help="Run in wall-clock time instead of virtual time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
@@ -75,6 +82,7 @@ def run(
     seed: int | None,
     report_path: Path | None,
     pcap_path: Path | None,
+    radio: str | None,
     realtime: bool,
     as_json: bool,
 ) -> None:
@@ -97,7 +105,9 @@ def run(
         def progress(name: str, done: int, total: int) -> None:
             bars.update(tasks[name], completed=done, total=total or None)
 
-        report = run_home(config, seed=seed, pcap=pcap_path, realtime=realtime, progress=progress)
+        report = run_home(
+            config, seed=seed, radio=radio, pcap=pcap_path, realtime=realtime, progress=progress
+        )
     data = report.to_json()
     if report_path is not None:
         report_path.write_text(json.dumps(data, indent=2) + "\n")
