@@ -25,7 +25,6 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
     load_home,
 )
 from emulator.ota.client import OutcomeKind
-from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
 from emulator.scenario import (
@@ -34,6 +33,7 @@ from emulator.scenario import (
     Scenario,
     ScenarioReport,
     profile_device,
+    read_image,
     run,
 )
 
@@ -94,8 +94,7 @@ def scenario_for(
 def _campaign(c: CampaignConfig, devices: tuple[str, ...]) -> CampaignSpec:
     image = None
     if c.image is not None:
-        image = c.image.read_bytes()
-        parse_header(image)  # a file that is no OTA file is refused before the run
+        image = read_image(c.image)  # a file that is no OTA file is refused before the run
     return CampaignSpec(
         devices=devices,
         image=image,

@@ -29,7 +29,7 @@ from emulator.device.gbdevice import activation_config, client_policy, device_ve
 from emulator.device.headend import DeviceCampaign, HeadEndRunner
 from emulator.device.hub import CommsHub
 from emulator.device.report import DeviceReport, device_report, settled
-from emulator.errors import ScenarioError
+from emulator.errors import ImageFormatError, ScenarioError
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import build_image, parse_header
@@ -390,10 +390,20 @@ FUTURE_MARGIN_S = 3600.0
 
 
 def read_image(path: Path) -> bytes:
-    """An OTA file from disk, refused at once (one line) if it is not one."""
+    """An OTA file from disk, refused at once (one line naming the file) if it is not one."""
     data = path.read_bytes()
-    parse_header(data)
+    check_image(data, str(path))
     return data
+
+
+def check_image(data: bytes, source: str) -> None:
+    """Refuse bytes that are no OTA file, naming where they came from."""
+    try:
+        parse_header(data)
+    except ImageFormatError as exc:
+        raise ImageFormatError(
+            f"{source}: {exc.what}", field=exc.field, offset=exc.offset
+        ) from None
 
 
 def one_device(
