@@ -56,6 +56,16 @@ class Provenance(enum.StrEnum):
     THIRD_PARTY = "third-party"
 
 
+class SupplierSignature(enum.StrEnum):
+    """What a device asks of a downloaded image's supplier signature."""
+
+    REQUIRED = "required"
+    """Every image must carry a supplier signature that verifies with a key in one of the
+    device's slots; an unsigned image, a plain Zigbee file or a bad signature is refused."""
+    NONE = "none"
+    """No signature is checked (the PPMID form; devices updated locally)."""
+
+
 class Route(enum.StrEnum):
     """How firmware reaches a device."""
 
@@ -124,6 +134,7 @@ class DeviceProfile:
     ota: ClientPolicy
     activation: ActivationClass
     supplier_slots: int
+    supplier_signature: SupplierSignature
     provenance: Provenance
     consent_required: bool
     routes: tuple[Route, ...]
@@ -145,6 +156,7 @@ _TOP: dict[str, Key] = {
     "device_type": config.choice(DeviceType),
     "activation": config.choice(ActivationClass),
     "supplier_slots": config.choice(SUPPLIER_SLOT_COUNTS),
+    "supplier_signature": config.choice(SupplierSignature, default=None),
     "provenance": config.choice(Provenance),
     "consent_required": config.flag(),
     "routes": config.array(config.choice(Route), noun="routes", nonempty=True, distinct=True),
@@ -295,6 +307,8 @@ def _build(
         ota=ota,
         activation=top["activation"],
         supplier_slots=top["supplier_slots"],
+        supplier_signature=top["supplier_signature"]
+        or (SupplierSignature.REQUIRED if top["supplier_slots"] else SupplierSignature.NONE),
         provenance=top["provenance"],
         consent_required=top["consent_required"],
         routes=top["routes"],
@@ -339,6 +353,23 @@ def _client_policy(
 
 def _cross_check(check: ConfigReader, p: DeviceProfile) -> None:
     """Rules that tie keys together (each names the key to change)."""
+    required = p.supplier_signature is SupplierSignature.REQUIRED
+    if p.supplier_slots and not required:
+        raise check.fail(
+            "supplier_signature",
+            "a device with supplier slots requires a signature from one of them",
+            here=True,
+        )
+    if required and not p.supplier_slots:
+        raise check.fail(
+            "supplier_signature", "a required signature needs at least one supplier slot", here=True
+        )
+    if required and p.ota.verification == "none":
+        raise check.fail(
+            "ota.verification",
+            'a device that requires a supplier signature cannot skip verification ("none")',
+            here=True,
+        )
     if p.activation is ActivationClass.CRITICAL and p.supplier_slots == 0:
         raise check.fail(
             "supplier_slots", "a critical device needs at least one supplier slot", here=True

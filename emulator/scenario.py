@@ -259,8 +259,8 @@ class ScenarioRun:
             else None
         )
         verifier = spec.verifier
-        if verifier is None and config is not None:
-            verifier = None if spec.policy.verification == "none" else device_verifier(config)
+        if verifier is None and config is not None and spec.policy.verification != "none":
+            verifier = device_verifier(spec.profile, config)
         return EmulatedDevice(
             name=spec.name,
             clock=self.clock,

@@ -206,7 +206,7 @@ def device_of(
         ),
         policy=policy.replace(start_delay_min_s=1, start_delay_max_s=1),
         rng=random.Random(seed),
-        verifier=device_verifier(config),
+        verifier=device_verifier(profile, config),
         activation=config if dcc else None,
         flash=flash,
     )

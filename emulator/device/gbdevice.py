@@ -50,7 +50,7 @@ from emulator.gbcs.messages import (
 from emulator.ota import client as oc
 from emulator.ota.image import parse_header, parse_image
 from emulator.ota.policy import ClientPolicy
-from emulator.profiles import DeviceProfile
+from emulator.profiles import DeviceProfile, SupplierSignature
 from emulator.testpki import derive_key
 
 SUPPLIERS = ("supplier-a", "supplier-b")
@@ -104,12 +104,16 @@ def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> Ac
     )
 
 
-def device_verifier(config: ActivationConfig) -> oc.Verifier:
-    """How a GB device checks a finished download: every file check, and for a GB image the
-    supplier signature against each certificate in the device's slots (good if one verifies).
-    A device with no slot cannot check a supplier signature; it checks the rest."""
-    checks = [oc.verifier_for(supplier_public_key=s.public_key) for s in config.slots]
-    checks = checks or [oc.verifier_for()]
+def device_verifier(profile: DeviceProfile, config: ActivationConfig) -> oc.Verifier:
+    """How a GB device checks a finished download: every file check, and, when its profile
+    requires a supplier signature, a GB supplier signature that verifies with the key of one of
+    its slots (a file without one, or signed by anyone else, is refused). A device that
+    requires none checks the rest."""
+    if profile.supplier_signature is SupplierSignature.REQUIRED:
+        checks = [oc.verifier_for(supplier_public_key=s.public_key) for s in config.slots]
+        assert checks, "a required signature needs a slot (the profile loader checks it)"
+    else:
+        checks = [oc.verifier_for()]
 
     def verify(data: bytes) -> tuple[bool, str | None]:
         first: str | None = None

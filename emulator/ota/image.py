@@ -483,6 +483,17 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
             field="image_size",
             offset=size_offset,
         )
+    if (
+        header.minimum_hardware_version is not None
+        and header.maximum_hardware_version is not None
+        and header.minimum_hardware_version > header.maximum_hardware_version
+    ):
+        findings.inconsistent(
+            f"hardware version range is empty: minimum {header.minimum_hardware_version:#06x} "
+            f"is above maximum {header.maximum_hardware_version:#06x}",
+            field="minimum_hardware_version",
+            offset=base + _field_offset("minimum_hardware_version", fc),
+        )
     image = data[: header.image_size]
     start, end = header.header_length, header.image_size
 
@@ -517,7 +528,8 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
             elements = _walk_subelements(image, start, end, telink=True)
         except ImageFormatError:
             gb = _gb_body(image, header, require_signature=True)
-            if gb is None and fc & FieldControl.HARDWARE_VERSIONS:
+            if gb is None and fc & FieldControl.HARDWARE_VERSIONS and not strict:
+                # A guess: strict mode takes the PPMID form only when told (--format gb).
                 gb = _gb_body(image, header, require_signature=False)
                 findings.warnings.append(
                     "no sub-element walk fits and no supplier signature: read as a GB image "
@@ -604,6 +616,10 @@ def make_header(
     """A header whose field control, HeaderLength and TotalImageSize follow from its fields."""
     if (min_hw is None) != (max_hw is None):
         raise ImageBuildError("give both minimum and maximum hardware versions, or neither")
+    if min_hw is not None and max_hw is not None and min_hw > max_hw:
+        raise ImageBuildError(
+            f"minimum hardware version {min_hw:#06x} is above the maximum {max_hw:#06x}"
+        )
     raw = header_string.encode("utf-8") if isinstance(header_string, str) else header_string
     if len(raw) > HEADER_STRING_LENGTH:
         raise ImageBuildError(

@@ -6,7 +6,9 @@ crypto-suite 1/2 signatures (ota-cluster.md §3.4). Full ECQV verification of SE
 implemented and is always reported as "not verified", never as valid.
 
 A check is "valid", "invalid", "not verified" (could be checked with more material, e.g. a key)
-or "absent" (nothing to check). A report is ok when no check is invalid. Pure: no I/O.
+or "absent" (nothing to check). A report is ok when no check is invalid. Giving a supplier key
+asks for a supplier signature: a file without one (the PPMID form, a plain Zigbee file) is then
+invalid, never "absent". Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -184,7 +186,15 @@ def gb_checks(
     """Supplier signature and Manufacturer Image Hash checks of a GB OTA Upgrade Image."""
     image = ota.manufacturer_image
     checks = []
-    if ota.gb.signature is None:
+    if ota.gb.signature is None and supplier_public_key is not None:
+        checks.append(
+            Check(
+                "supplier signature",
+                Status.INVALID,
+                "absent: a supplier key was given and the image carries no signature",
+            )
+        )
+    elif ota.gb.signature is None:
         checks.append(Check("supplier signature", Status.ABSENT, "PPMID form carries none"))
     elif supplier_public_key is None:
         checks.append(Check("supplier signature", Status.NOT_VERIFIED, "no supplier key given"))
@@ -224,6 +234,15 @@ def verify_file(
             )
         )
     checks = [integrity_check(ota), *se_signature_checks(ota, expected_issuer=expected_issuer)]
+    if supplier_public_key is not None:
+        checks.append(
+            Check(
+                "supplier signature",
+                Status.INVALID,
+                f"absent: a supplier key was given and a {ota.format} file carries no GB "
+                "supplier signature",
+            )
+        )
     if expected_hash is not None:
         checks.append(
             Check(
