@@ -1,10 +1,11 @@
 """Configuration files (device profiles, homes): one reader and one wording for every mistake.
 
 `read_toml(path, what)` turns a file into a dict, or raises `ConfigError` with one line for a file
-that is missing, a directory, unreadable, not UTF-8 or not TOML. A `Key` declares what one key
-may hold (`text`, `flag`, `integer`, `number`, `choice`, `array`, `table` build the usual ones);
-`ConfigReader` checks a table against such declarations and names each key by its dotted path
-(`zigbee.endpoints[0].id`), and, for a file merged from others, the file the key came from.
+that is missing, not a regular file, unreadable, too large (`emulator.files`), not UTF-8 or not
+TOML. A `Key` declares what one key may hold (`text`, `flag`, `integer`, `number`, `choice`,
+`array`, `table` build the usual ones); `ConfigReader` checks a table against such declarations
+and names each key by its dotted path (`zigbee.endpoints[0].id`), and, for a file merged from
+others, the file the key came from.
 
 This module owns reading and checking values, and the wording of type, range and choice errors.
 It never knows what a profile or a home is, and lets no exception but `ConfigError` out for bad
@@ -14,6 +15,7 @@ input.
 from __future__ import annotations
 
 import enum
+import errno
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.errors import ConfigError
+from emulator.errors import ConfigError, InputError
+from emulator.files import read_input
 
 
 class _Required:
@@ -75,13 +78,11 @@ def read_toml(path: Path, what: str, *, missing: str | None = None) -> dict[str,
     """The TOML table in `path`, a `what` ("home file"); `missing` replaces "no such <what>"."""
     source = display(path)
     try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        raise ConfigError(source, None, missing or f"no such {what}") from None
-    except IsADirectoryError:
-        raise ConfigError(source, None, f"is a directory, not a {what}") from None
-    except OSError as exc:
-        raise ConfigError(source, None, f"cannot read: {exc.strerror or exc}") from None
+        raw = read_input(path, what=what)
+    except InputError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ConfigError(source, None, missing or f"no such {what}") from None
+        raise ConfigError(source, None, exc.what) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -101,3 +101,19 @@ class TransitionError(AssertionError):
     """The OTA client broke its own transition table: a handler left the client in a state its
     row does not allow, or a (state, trigger) pair is in neither TRANSITIONS nor IGNORED. A bug
     in the client, never bad input, so not a `HanemuError`."""
+
+
+class InputError(HanemuError):
+    """A file a user named that cannot be read: missing, unreadable, not a regular file (a
+    directory, FIFO, device or socket) or larger than the input limit. `path` is the file as
+    shown to the user, `what` what is wrong with it, `errno` the system's error number when the
+    system refused."""
+
+    def __init__(self, path: str, what: str, errno: int | None = None):
+        self.path = path
+        self.what = what
+        self.errno = errno
+        super().__init__(f"{path}: {what}")
+
+    def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
+        return type(self), (self.path, self.what, self.errno)

@@ -11,6 +11,7 @@ only names the air, `Radio`).
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from emulator import config
 from emulator.config import ConfigReader, Key
 from emulator.device.campaign import MODES, PARTIES
 from emulator.errors import HomeFileError, ProfileError  # noqa: F401  (HomeFileError: re-exported)
+from emulator.files import not_regular
 from emulator.profiles import DeviceProfile, Route, load_profile, profile_names
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -288,12 +290,13 @@ def _campaigns(
 
 
 def _image(r: ConfigReader, key: str, path: Path) -> Path:
-    """The image file `path` names, made absolute; it must exist."""
+    """The image file `path` names, made absolute; it must be a regular file."""
     try:
         path = path.resolve()
-        found = path.is_file()
-    except (OSError, ValueError):  # a name the system refuses: too long, a NUL byte, ...
-        found = False
-    if not found:
-        raise r.fail(key, f"no such file {config.display(path)!r}")
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, or a name the system refuses: too long, a NUL byte
+        raise r.fail(key, f"no such file {config.display(path)!r}") from None
+    complaint = not_regular(mode, "OTA file")
+    if complaint is not None:
+        raise r.fail(key, f"{config.display(path)!r}: {complaint}")
     return path

@@ -30,6 +30,7 @@ from emulator.device.headend import DeviceCampaign, HeadEndRunner
 from emulator.device.hub import CommsHub
 from emulator.device.report import DeviceReport, device_report, settled
 from emulator.errors import ImageFormatError, ScenarioError
+from emulator.files import read_input
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import build_image, parse_header
@@ -391,7 +392,7 @@ FUTURE_MARGIN_S = 3600.0
 
 def read_image(path: Path) -> bytes:
     """An OTA file from disk, refused at once (one line naming the file) if it is not one."""
-    data = path.read_bytes()
+    data = read_input(path)
     check_image(data, str(path))
     return data
 

@@ -388,10 +388,10 @@ def test_profile_that_is_a_directory(scratch):
 def test_unreadable_profile(scratch, monkeypatch):
     directory = scratch("x", BASE)
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(path, *_args, **_kwargs):  # what opening a file one may not read does
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr("emulator.files.os.open", refuse)
     with pytest.raises(ProfileError, match=r"^profiles/x\.toml: cannot read: Permission denied$"):
         load_profile("x", directory)
 

@@ -18,12 +18,15 @@ import click
 
 from emulator.cli import EXIT_CHECK_FAILED
 from emulator.errors import GbcsFormatError
+from emulator.files import read_input, shown
 from emulator.gbcs.frame import Frame, decode_frame
 from emulator.gbcs.messages import MESSAGE_NAMES, decode_payload
 from emulator.gbcs.security import verify_signature
 from emulator.testpki import load_public_key
 
 _HEX = set(string.hexdigits) | set(" \t\r\n:")
+_KEY_LIMIT = 1 << 20
+"""A PEM key or certificate is a few KiB; anything near this is not one."""
 
 
 @click.group()
@@ -66,7 +69,8 @@ def verify(
         raise click.UsageError("give exactly one of --supplier-cert or --supplier-key")
     pem_path = supplier_cert or supplier_key
     assert pem_path is not None
-    public_key = load_public_key(pem_path.read_bytes(), source=str(pem_path))
+    pem = read_input(pem_path, limit=_KEY_LIMIT, what="key file")
+    public_key = load_public_key(pem, source=shown(pem_path))
     frame = decode_frame(read_message(message))
     if frame.signature is None:
         click.echo("no signature: the message is not signed (signature length 0)")
@@ -79,14 +83,16 @@ def verify(
 
 
 def read_message(argument: str) -> bytes:
-    """The message bytes: a file (hex text or raw bytes) if one exists, else hex text."""
+    """The message bytes: a file (hex text or raw bytes) if one exists, else hex text.
+
+    Something that exists but is no regular file (a directory, a FIFO, a device) is refused."""
     path = Path(argument)
     try:
-        is_file = path.is_file()
-    except OSError:  # e.g. a long hex string is not a valid file name
-        is_file = False
-    if is_file:
-        raw = path.read_bytes()
+        exists = path.exists()
+    except (OSError, ValueError):  # e.g. a long hex string is not a valid file name
+        exists = False
+    if exists:
+        raw = read_input(path)
         text = raw.decode("ascii", errors="replace")
         if raw and set(text) <= _HEX:
             return _unhex(text, str(path))

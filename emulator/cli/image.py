@@ -17,7 +17,8 @@ from rich.table import Table
 
 from emulator.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED
 from emulator.cli.params import Int
-from emulator.errors import HanemuError, ImageBuildError
+from emulator.errors import HanemuError, ImageBuildError, InputError
+from emulator.files import input_limit, read_input, shown
 from emulator.ota.image import (
     FORMATS,
     TAG_NAMES,
@@ -32,6 +33,8 @@ from emulator.ota.verify import Status, integrity_check, verify_file
 from emulator.testpki import load_private_key, load_public_key
 
 INT = Int()
+_KEY_LIMIT = 1 << 20
+"""A PEM key or certificate is a few KiB; anything near this is not one."""
 
 
 @click.group()
@@ -75,7 +78,7 @@ def build(
     supplier_key: str | None,
 ) -> None:
     """Build an OTA upgrade file from a payload."""
-    body = Path(payload).read_bytes()
+    body = read_input(payload)
     if gb:
         if min_hw is None or max_hw is None:
             raise ImageBuildError("a GB OTA Upgrade Image needs --min-hw and --max-hw")
@@ -89,7 +92,7 @@ def build(
                 raise ImageBuildError(f"{name} does not apply to a GB image (it has no tags)")
         key = None
         if supplier_key is not None:
-            key = load_private_key(Path(supplier_key).read_bytes(), source=supplier_key)
+            key = load_private_key(_read_key(supplier_key), source=shown(supplier_key))
         data = build_gb_image(
             body,
             manufacturer_id=manufacturer_id,
@@ -129,7 +132,11 @@ def _tag_option(spec: str) -> tuple[int, bytes]:
         tag = int(tag_text, 0)
     except ValueError:
         raise ImageBuildError(f"--tag {spec!r}: {tag_text!r} is not an integer") from None
-    return tag, Path(path).read_bytes()
+    return tag, read_input(path)
+
+
+def _read_key(path: str) -> bytes:
+    return read_input(path, limit=_KEY_LIMIT, what="key file")
 
 
 def describe(path: str, ota: OtaFile) -> dict[str, object]:
@@ -170,16 +177,18 @@ def inspect(files: tuple[str, ...], as_json: bool, fmt: str, strict: bool) -> No
     """Show what an OTA file holds. Exit 2 if any file cannot be read or parsed."""
     failed = False
     console = Console()
+    limit = input_limit()  # a bad HANEMU_MAX_INPUT_BYTES is said once, not once per file
     for path in files:
         try:
-            ota = parse_image(Path(path).read_bytes(), format=fmt, strict=strict)
-        except (HanemuError, OSError) as exc:
+            data = read_input(path, limit=limit, what="OTA file")
+            ota = parse_image(data, format=fmt, strict=strict)
+        except HanemuError as exc:
             failed = True
-            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = exc.what if isinstance(exc, InputError) else str(exc)
             if as_json:
                 click.echo(json.dumps({"path": path, "error": message}))
             else:
-                click.echo(f"error: {path}: {message}", err=True)
+                click.echo(f"error: {shown(path)}: {message}", err=True)
             continue
         summary = describe(path, ota)
         if as_json:
@@ -259,11 +268,12 @@ def verify(
     key = None
     key_path = supplier_key or supplier_cert
     if key_path is not None:
-        key = load_public_key(Path(key_path).read_bytes(), source=key_path)
+        key = load_public_key(_read_key(key_path), source=shown(key_path))
+    data = read_input(file, what="OTA file")
     try:
-        ota = parse_image(Path(file).read_bytes(), format=fmt, strict=strict)
+        ota = parse_image(data, format=fmt, strict=strict)
     except HanemuError as exc:
-        click.echo(f"error: {file}: {exc}", err=True)
+        click.echo(f"error: {shown(file)}: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     report = verify_file(ota, supplier_public_key=key, expected_hash=digest)
     for check in report.checks:

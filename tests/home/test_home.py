@@ -349,10 +349,10 @@ def test_home_file_that_is_a_directory(tmp_path):
 def test_unreadable_home_file(home_file, monkeypatch):
     path = home_file(ONE_DEVICE)
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(path, *_args, **_kwargs):  # what opening a file one may not read does
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr("emulator.files.os.open", refuse)
     with pytest.raises(HomeFileError, match=r"home\.toml: cannot read: Permission denied$"):
         load_home(path)
 
