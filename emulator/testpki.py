@@ -80,8 +80,12 @@ def load_private_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePriv
     """A P-256 private key from PEM, or `KeyMaterialError` naming `source`."""
     try:
         key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise KeyMaterialError(f"{source}: not a PEM private key ({exc})") from None
+    except TypeError:  # the one TypeError: a password is needed
+        raise KeyMaterialError(
+            f"{source}: the private key is encrypted (only unencrypted keys can be read)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _unreadable(source, pem, "a PEM private key", exc) from None
     return _require_p256(key, source)
 
 
@@ -95,15 +99,27 @@ def load_public_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePubli
         try:
             key = x509.load_pem_x509_certificate(pem).public_key()
         except ValueError as exc:
-            raise KeyMaterialError(f"{source}: not a PEM certificate ({exc})") from None
+            raise _unreadable(source, pem, "a PEM certificate", exc) from None
         return _require_p256(key, source)
     if b"PRIVATE KEY" in pem:
         return load_private_key(pem, source=source).public_key()
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise KeyMaterialError(f"{source}: not a PEM key or certificate ({exc})") from None
+        raise _unreadable(source, pem, "a PEM key or certificate", exc) from None
     return _require_p256(key, source)
+
+
+def _unreadable(source: str, pem: bytes, wanted: str, exc: Exception) -> KeyMaterialError:
+    """The error for bytes that are not `wanted`, in plain words: the library's own message
+    speaks of ASN.1 tags and parser states, which tell a user nothing."""
+    if isinstance(exc, UnsupportedAlgorithm):
+        return KeyMaterialError(f"{source}: a key of a kind hanemu cannot use (expected EC P-256)")
+    if b"-----BEGIN " not in pem:
+        return KeyMaterialError(f"{source}: not {wanted} (no -----BEGIN line: not PEM text)")
+    return KeyMaterialError(
+        f"{source}: not {wanted} (its PEM block is damaged or holds another kind)"
+    )
 
 
 def _require_p256(key: object, source: str):
