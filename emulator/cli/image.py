@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from emulator.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED
+from emulator.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, console
 from emulator.cli.params import Int
 from emulator.errors import HanemuError, ImageBuildError, InputError
 from emulator.files import input_limit, read_input, shown
@@ -120,7 +120,10 @@ def build(
             tags=[_tag_option(spec) for spec in tags],
             integrity=integrity,
         )
-    Path(output).write_bytes(data)
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:  # a failed write names no file: name it
+        raise OSError(exc.errno, exc.strerror, output) from None
     click.echo(f"wrote {output} ({len(data)} bytes)")
 
 
@@ -176,7 +179,7 @@ def describe(path: str, ota: OtaFile) -> dict[str, object]:
 def inspect(files: tuple[str, ...], as_json: bool, fmt: str, strict: bool) -> None:
     """Show what an OTA file holds. Exit 2 if any file cannot be read or parsed."""
     failed = False
-    console = Console()
+    out = console()
     limit = input_limit()  # a bad HANEMU_MAX_INPUT_BYTES is said once, not once per file
     for path in files:
         try:
@@ -194,7 +197,7 @@ def inspect(files: tuple[str, ...], as_json: bool, fmt: str, strict: bool) -> No
         if as_json:
             click.echo(json.dumps(summary))
         else:
-            _print_summary(console, summary)
+            _print_summary(out, summary)
     if failed:
         sys.exit(EXIT_BAD_INPUT)
 
@@ -206,7 +209,7 @@ def _hex(value: object) -> str:
     return f"{value:#06x}" if isinstance(value, int) else str(value)
 
 
-def _print_summary(console: Console, summary: dict) -> None:
+def _print_summary(out: Console, summary: dict) -> None:
     table = Table(title=f"{summary['path']} ({summary['format']})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -234,7 +237,7 @@ def _print_summary(console: Console, summary: dict) -> None:
         table.add_row("supplier signature", "present" if summary["signature_present"] else "none")
     for warning in summary["warnings"]:
         table.add_row("[yellow]warning[/]", warning)
-    console.print(table)
+    out.print(table)
 
 
 @image.command()
