@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from emulator.cli.params import Int
 from emulator.home import DEFAULT_HOME, HomeReport, load_home, run_home
@@ -29,7 +30,9 @@ def _version(value: int) -> str:
 
 
 def _table(report: HomeReport) -> Table:
-    table = Table(title=f"home {report.name} (seed {report.seed}, server {report.server})")
+    """The summary; names, reasons and outcomes come from files, so every cell is a `Text`
+    (shown as it is, never read as markup)."""
+    table = Table(title=Text(f"home {report.name} (seed {report.seed}, server {report.server})"))
     for column in ("device", "profile", "route", "version", "outcome", "reason", "time"):
         table.add_column(
             column, no_wrap=column != "reason", ratio=1 if column == "reason" else None
@@ -41,9 +44,8 @@ def _table(report: HomeReport) -> Table:
         outcome = d.outcome if d.as_expected else f"{d.outcome} (not {d.expect})"
         time = "" if d.download_seconds is None else f"{d.download_seconds:.1f} s"
         style = None if d.as_expected else "red"
-        table.add_row(
-            d.name, d.profile, d.route, version, outcome, d.reason or "", time, style=style
-        )
+        cells = (d.name, d.profile, d.route, version, outcome, d.reason or "", time)
+        table.add_row(*map(Text, cells), style=style)
     table.caption = f"{report.virtual_seconds:.0f} s of network time, {report.frames} frames"
     return table
 

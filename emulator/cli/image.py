@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from emulator.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, console
 from emulator.cli.params import Int
@@ -210,11 +211,12 @@ def _hex(value: object) -> str:
 
 
 def _print_summary(out: Console, summary: dict) -> None:
-    table = Table(title=f"{summary['path']} ({summary['format']})", show_header=False)
+    # Paths, header strings and warnings come from the user's files: Text is never read as markup.
+    table = Table(title=Text(f"{summary['path']} ({summary['format']})"), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in summary["header"].items():
-        table.add_row(key, str(value) if key in _DECIMAL_FIELDS else _hex(value))
+        table.add_row(key, Text(str(value) if key in _DECIMAL_FIELDS else _hex(value)))
     for element in summary["subelements"]:
         name = TAG_NAMES.get(element["tag"], "manufacturer specific")
         table.add_row(
@@ -236,7 +238,7 @@ def _print_summary(out: Console, summary: dict) -> None:
         table.add_row("manufacturer image hash", summary["manufacturer_image_hash"])
         table.add_row("supplier signature", "present" if summary["signature_present"] else "none")
     for warning in summary["warnings"]:
-        table.add_row("[yellow]warning[/]", warning)
+        table.add_row("[yellow]warning[/]", Text(warning))
     out.print(table)
 
 
