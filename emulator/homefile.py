@@ -143,8 +143,18 @@ _SERVER: dict[str, Key] = {
     "page_requests": config.flag(True),
     "upgrade_time": _upgrade_time(),
 }
+
+
+def _device_name(name: str) -> str | None:
+    if not name:
+        return "must not be empty"
+    if name == "*":
+        return "must not be '*' (in a campaign, '*' means every device)"
+    return None
+
+
 _DEVICE: dict[str, Key] = {
-    "name": config.text(),
+    "name": Key(str, _device_name),
     "profile": config.text(),
     "firmware_version": config.integer(0, 0xFFFFFFFE, None),  # None: the profile's
     "route": config.choice(Route, None),  # None: the profile's first

@@ -77,8 +77,8 @@ def _parse_time(text: str | None) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise CampaignError(f"--at: {text!r} is not an ISO 8601 date-time") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
+    # No zone is UTC; any other offset (+01:00) is the same instant in UTC, as GBCS times are.
+    when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
     if when.microsecond:
         raise CampaignError("--at: GBCS times carry whole seconds")
     return when
@@ -127,7 +127,10 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     "at",
     default=None,
     metavar="ISO8601",
-    help="Future-date the activation (virtual time 0 is 2026-01-01T00:00:00Z; no zone = UTC).",
+    help=(
+        "Future-date the activation (virtual time 0 is 2026-01-01T00:00:00Z; no zone = UTC, "
+        "an offset such as +01:00 is converted to UTC)."
+    ),
 )
 @click.option("--cancel", is_flag=True, help="Cancel the future-dated activation afterwards.")
 @click.option("--replay", is_flag=True, help="Send the activation command's bytes again.")
@@ -310,7 +313,10 @@ def simulate(
 
 
 def _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay) -> None:
-    """Without --profile: the GB options make no sense, and an image is needed."""
+    """Without --profile: the GB options (and --image-size, which sizes the image built for a
+    profile) make no sense, and an image is needed."""
+    ctx = click.get_current_context(silent=True)
+    sized = ctx is not None and _explicit(ctx, "image_size")
     given = [
         f"--{name}"
         for name, value in (
@@ -320,6 +326,7 @@ def _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, re
             ("at", at),
             ("cancel", cancel or None),
             ("replay", replay or None),
+            ("image-size", sized or None),
         )
         if value is not None
     ]
