@@ -2,9 +2,9 @@
 
 Each area lives in its own module here (`image.py`, ...), named in `AREAS` and imported only
 when its command runs, so `hanemu image ...` does not pay for loading zigpy. This package owns
-turning `HanemuError` and system errors into one line on stderr and an exit status (the
-`EXIT_*` codes, documented in the README), Ctrl-C into "interrupted", and a reader that went
-away (`| head`) into a quiet end; it never holds protocol logic.
+turning `HanemuError`, usage errors and system errors into one line on stderr and an exit status
+(the `EXIT_*` codes, documented in the README), Ctrl-C into "interrupted", and a reader that
+went away (`| head`) into a quiet end; it never holds protocol logic.
 """
 
 from __future__ import annotations
@@ -55,9 +55,17 @@ class HanemuGroup(click.Group):
         module = AREAS.get(name)
         return None if module is None else getattr(importlib.import_module(module), name)
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:  # a bad option before any area (`hanemu --x`)
+            raise click.exceptions.Exit(_usage_error(exc)) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # bad usage: one line, like every other error
+            ctx.exit(_usage_error(exc))
         except HanemuError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
@@ -70,6 +78,21 @@ class HanemuGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _usage_error(exc: click.ClickException) -> int:
+    """Print click's complaint about the command line as one line; the exit status to use.
+
+    A bare group (`hanemu image`) still shows its help, as click does."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.show()
+        return exc.exit_code
+    message = exc.format_message().rstrip(".")
+    context = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and context is not None:
+        message = f"{message} (see '{context.command_path} --help')"
+    click.echo(f"error: {message}", err=True)
+    return EXIT_BAD_INPUT
 
 
 def _os_error(ctx: click.Context, exc: OSError) -> str:

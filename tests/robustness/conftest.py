@@ -26,7 +26,7 @@ TIME_CAP = 30.0
 
 def invoke(*args, env: dict[str, str] | None = None) -> Result:
     """`hanemu ARGS` in this process (stdout and stderr apart)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="hanemu")
 
 
 def _cap_memory() -> None:

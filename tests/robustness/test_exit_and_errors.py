@@ -60,3 +60,25 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch):
     result = invoke("image", "inspect", GB_IMAGE)
     assert result.stderr == "interrupted\n"
     assert result.exit_code == 130
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--nope",), "No such option '--nope' (see 'hanemu --help')"),
+        (
+            ("image", "build", "-o", "x"),
+            "Missing option '--manufacturer-id' (see 'hanemu image build --help')",
+        ),
+        (
+            ("ota", "simulate", "--drop", "2"),
+            "Invalid value for '--drop': 2.0 is not in the range 0.0<=x<=1.0"
+            " (see 'hanemu ota simulate --help')",
+        ),
+    ],
+)
+def test_bad_usage_is_one_line(args, expected):
+    """click printed usage, a hint and the error on four lines; every other error is one."""
+    result = invoke(*args)
+    assert result.stderr == f"error: {expected}\n"
+    assert result.exit_code == 2
