@@ -189,10 +189,9 @@ def inspect(files: tuple[str, ...], as_json: bool, fmt: str, strict: bool) -> No
         except HanemuError as exc:
             failed = True
             message = exc.what if isinstance(exc, InputError) else str(exc)
-            if as_json:
+            if as_json:  # the JSON line for programs, the error line for people, as without --json
                 click.echo(json.dumps({"path": path, "error": message}))
-            else:
-                click.echo(f"error: {shown(path)}: {message}", err=True)
+            click.echo(f"error: {shown(path)}: {message}", err=True)
             continue
         summary = describe(path, ota)
         if as_json:

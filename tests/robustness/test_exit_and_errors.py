@@ -3,6 +3,7 @@ away ends a command quietly, and Ctrl-C is one line and exit 130."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -81,4 +82,14 @@ def test_bad_usage_is_one_line(args, expected):
     """click printed usage, a hint and the error on four lines; every other error is one."""
     result = invoke(*args)
     assert result.stderr == f"error: {expected}\n"
+    assert result.exit_code == 2
+
+
+def test_inspect_json_says_why_it_exits_2_on_stderr_too(tmp_path):
+    """With --json an unparseable file was only a JSON line: exit 2 with nothing on stderr."""
+    junk = tmp_path / "junk.ota"
+    junk.write_bytes(b"not an OTA file")
+    result = invoke("image", "inspect", "--json", junk)
+    line = json.loads(result.stdout)
+    assert result.stderr == f"error: {junk}: {line['error']}\n"
     assert result.exit_code == 2
