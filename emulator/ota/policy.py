@@ -144,6 +144,37 @@ def _check_range(owner: str, name: str, value: object, low: float, high: float) 
         raise PolicyError(f"{owner}.{name} must be a number in [{low}, {high}], got {value!r}")
 
 
+_LONG = 1 << 40
+"""Upper bound of the durations and sizes that need none of their own."""
+
+CLIENT_RANGES: dict[str, tuple[float, float]] = {
+    "max_data_size": (1, 255),
+    "page_size": (1, 0xFFFF),
+    "response_spacing_ms": (0, 0xFFFF),
+    "cluster_revision": (1, 0xFFFF),
+    "download_delay_ms": (0, _LONG),
+    "start_delay_min_s": (0, _LONG),
+    "start_delay_max_s": (0, _LONG),
+    "block_retry_backoff_ms": (0, _LONG),
+    "min_activation_delay_s": (0, _LONG),
+    "storage_size": (0, _LONG),
+    # Every wait a client repeats has a floor, so a run never spins in place: at 0 the client
+    # re-asks at the same virtual instant (or once per frame's flight) and the run never ends.
+    "message_timeout_ms": (500, _LONG),  # shorter, and no answer through the hub is in time
+    "page_timeout_s": (0.5, _LONG),
+    "query_interval_s": (1, _LONG),
+    "server_discovery_delay_s": (1, _LONG),
+    "bad_wait_for_data_s": (1, _LONG),
+    "max_wait_s": (1, _LONG),
+    "wait_for_upgrade_poll_s": (1, _LONG),
+    "query_error_threshold": (1, 1 << 20),
+    "download_error_threshold": (1, 1 << 20),
+    "upgrade_wait_threshold": (1, 1 << 20),
+}
+"""Every numeric knob of `ClientPolicy` -> its allowed range (inclusive): one in which every run
+ends."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClientPolicy:
     """How an OTA client behaves. Every default is EmberZNet's (spec §2.4) unless noted."""
@@ -208,28 +239,8 @@ class ClientPolicy:
 
     def __post_init__(self) -> None:
         owner = "ClientPolicy"
-        _check_range(owner, "max_data_size", self.max_data_size, 1, 255)
-        _check_range(owner, "page_size", self.page_size, 1, 0xFFFF)
-        _check_range(owner, "response_spacing_ms", self.response_spacing_ms, 0, 0xFFFF)
-        _check_range(owner, "cluster_revision", self.cluster_revision, 1, 0xFFFF)
-        for name in (
-            "download_delay_ms",
-            "page_timeout_s",
-            "query_interval_s",
-            "start_delay_min_s",
-            "start_delay_max_s",
-            "message_timeout_ms",
-            "block_retry_backoff_ms",
-            "server_discovery_delay_s",
-            "bad_wait_for_data_s",
-            "max_wait_s",
-            "wait_for_upgrade_poll_s",
-            "min_activation_delay_s",
-            "storage_size",
-        ):
-            _check_range(owner, name, getattr(self, name), 0, 1 << 40)
-        for name in ("query_error_threshold", "download_error_threshold", "upgrade_wait_threshold"):
-            _check_range(owner, name, getattr(self, name), 1, 1 << 20)
+        for name, (low, high) in CLIENT_RANGES.items():
+            _check_range(owner, name, getattr(self, name), low, high)
         if self.start_delay_min_s > self.start_delay_max_s:
             raise PolicyError("ClientPolicy.start_delay_min_s must not exceed start_delay_max_s")
         if self.hardware_version is not None:
