@@ -117,3 +117,18 @@ class InputError(HanemuError):
 
     def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
         return type(self), (self.path, self.what, self.errno)
+
+
+class OutputError(HanemuError):
+    """A file hanemu was asked to write (a report, a pcap) that cannot be written whole: a
+    directory, a device, a directory that cannot be written, the same file as another output or
+    an input, or a write the system refused. `path` is the file as shown to the user."""
+
+    def __init__(self, path: str, what: str, errno: int | None = None):
+        self.path = path
+        self.what = what
+        self.errno = errno
+        super().__init__(f"{path}: {what}")
+
+    def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
+        return type(self), (self.path, self.what, self.errno)

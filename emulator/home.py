@@ -5,8 +5,10 @@ default, or the direct air), its campaigns and its faults. `scenario_for(config)
 `Scenario`: each device from its profile and route, each campaign for the devices it addresses
 (by device name, profile name or `*`; a device follows the last campaign that names it), the
 home's faults on OTA frames and its power cuts at download fractions. `run_home` plays it with
-the one scenario engine. This module owns that translation; it never decides what a device, the
-hub or the head-end does and never reads wall time.
+the one scenario engine. `check_outputs` refuses, before the run, a report or pcap path that
+cannot be written whole or that names another output or one of the home's inputs
+(`home_inputs`). This module owns that translation; it never decides what a device, the hub or
+the head-end does, never writes a file and never reads wall time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
 from emulator.ota.client import OutcomeKind
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
+from emulator.outputs import check_outputs as _check_outputs
+from emulator.profiles import PROFILES_DIR
 from emulator.scenario import (
     CampaignSpec,
     Progress,
@@ -118,3 +122,27 @@ def run_home(
     """Run a home to its end: in virtual time, or in real time with `realtime`."""
     scenario = scenario_for(config, seed=seed, radio=radio)
     return run(scenario, realtime=realtime, pcap=pcap, progress=progress)
+
+
+def home_inputs(
+    config: HomeConfig, home_file: Path, *, profiles_dir: Path | None = None
+) -> list[tuple[Path, str]]:
+    """Every file a run of the home reads, with what it is: the home file, the campaigns'
+    images, and each device's profile file and the profile files it extends."""
+    directory = profiles_dir or PROFILES_DIR
+    found = [(home_file, "the home file")]
+    for i, campaign in enumerate(config.campaigns):
+        if campaign.image is not None:
+            found.append((campaign.image, f"the image of campaign[{i}]"))
+    for profile in {d.profile.name: d.profile for d in config.devices}.values():
+        for name in (profile.name, *profile.extends):
+            found.append((directory / f"{name}.toml", f"the profile file of {name}"))
+    return found
+
+
+def check_outputs(
+    config: HomeConfig, home_file: Path, *, report: Path | None, pcap: Path | None
+) -> None:
+    """Refuse, before the run, a `--report` or `--pcap` path that cannot be written whole, that
+    names the same file as the other, or that names one of the home's inputs."""
+    _check_outputs({"--report": report, "--pcap": pcap}, home_inputs(config, home_file))

@@ -5,7 +5,8 @@ plan), the campaigns (which image, how to activate), the link faults, the time b
 (`duration`), the air and the seed. `hanemu ota simulate`, `hanemu home run` (`emulator.home`)
 and later fleets all build one and call `run`, which plays it in virtual time (`radio.timeloop`)
 or, with `realtime`, on the wall clock, and returns one `ScenarioReport`. `virtual_seconds` is
-always scenario time: from the start to the moment every device settled, or the duration.
+always scenario time: from the start to the moment every device settled, or the duration. A pcap
+is written whole when the run ends, or not at all when it fails.
 
 Every random choice comes from one `random.Random(seed)`, so a run replays exactly. This module
 owns building and running a scenario; it never decides what a device, the hub or the head-end
@@ -48,6 +49,7 @@ from emulator.profiles import (
 )
 from emulator.radio import timeloop
 from emulator.radio.air import make_air
+from emulator.radio.pcap import PcapWriter
 from emulator.testpki import DEFAULT_SEED
 
 JOIN_SPACING_S = 0.5
@@ -176,10 +178,25 @@ class ScenarioRun:
         cost of a change does not grow with the number of devices)."""
 
     async def play(self, pacing: Callable[[], Pacer]) -> ScenarioReport:
-        """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need)."""
-        s = self.scenario
+        """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need).
+        The pcap is opened before the network starts and put in place only if the run ends;
+        a failed write becomes one `OutputError` at the end."""
         pacer = pacing()
-        self.clock = clock = pacer.clock
+        self.clock = pacer.clock
+        writer = None if self.pcap is None else PcapWriter.open(self.pcap)
+        try:
+            report = await self._play(pacer, writer)
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        if writer is not None:
+            writer.close()  # the whole capture in place, or its write error raised
+        return report
+
+    async def _play(self, pacer: Pacer, writer: PcapWriter | None) -> ScenarioReport:
+        s = self.scenario
+        clock = self.clock
         rng = random.Random(s.seed)
         server = OtaServer(ImageStore(), s.server, tsn=rng.randrange(256))
         air = make_air(
@@ -187,7 +204,7 @@ class ScenarioRun:
             clock=clock,
             rng=random.Random(rng.getrandbits(64)),
             faults=s.faults,
-            pcap=self.pcap,
+            pcap=writer,
             zigpy_server=s.server_implementation == "zigpy",
         )
         self.air = air

@@ -1,7 +1,8 @@
 """`hanemu home ...`: run an emulated home (a Comms Hub and its HAN devices) from a home file.
 
 This module owns turning options into a run of `emulator.home` and its report into a progress
-display, a summary table and JSON; it never holds protocol logic or scheduling.
+display, a summary table and JSON. Output paths are checked before the run and the report is
+written whole (`emulator.outputs`). It never holds protocol logic or scheduling.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from emulator.cli.params import Int
-from emulator.home import DEFAULT_HOME, HomeReport, load_home, run_home
+from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
+from emulator.outputs import write_atomic
 from emulator.radio.air import AIRS
 
 
@@ -92,7 +94,25 @@ def run(
 
     Exit status 0 when every device reached the outcome its `expect` names (and none without
     `expect` failed), 1 otherwise, 2 for bad input."""
-    config = load_home(home_file or DEFAULT_HOME)
+    home_path = home_file or DEFAULT_HOME
+    config = load_home(home_path)
+    check_outputs(config, home_path, report=report_path, pcap=pcap_path)  # before the run
+    report = _run(config, seed, radio, pcap_path, realtime, as_json)
+    data = report.to_json()
+    if report_path is not None:
+        write_atomic(report_path, (json.dumps(data, indent=2) + "\n").encode())
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=140)
+        out.print(_table(report))
+    ctx.exit(0 if report.ok else 1)
+
+
+def _run(config, seed, radio, pcap, realtime, as_json) -> HomeReport:
+    """The run, with a progress bar per device on a terminal."""
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description:<12}"),
@@ -107,17 +127,11 @@ def run(
         def progress(name: str, done: int, total: int) -> None:
             bars.update(tasks[name], completed=done, total=total or None)
 
-        report = run_home(
-            config, seed=seed, radio=radio, pcap=pcap_path, realtime=realtime, progress=progress
+        return run_home(
+            config,
+            seed=seed,
+            radio=radio,
+            pcap=pcap,
+            realtime=realtime,
+            progress=progress,
         )
-    data = report.to_json()
-    if report_path is not None:
-        report_path.write_text(json.dumps(data, indent=2) + "\n")
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=140)
-        out.print(_table(report))
-    ctx.exit(0 if report.ok else 1)

@@ -16,8 +16,8 @@ does and never reads wall time.
 from __future__ import annotations
 
 import random
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from emulator.clock import Clock
 from emulator.device.emulated import EmulatedDevice
@@ -60,11 +60,12 @@ def make_air(
     clock: Clock,
     rng: random.Random,
     faults: LinkPolicy,
-    pcap: Path | None = None,
+    pcap: Callable[[Any, float], None] | None = None,
     zigpy_server: bool = False,
 ) -> Air:
-    """The air called `name`; `faults` apply to OTA frames, `zigpy_server` has zigpy's own OTA
-    code serve the devices instead of the hub's server."""
+    """The air called `name`; `faults` apply to OTA frames, `pcap` (a `radio.pcap.PcapWriter`)
+    records every frame, `zigpy_server` has zigpy's own OTA code serve the devices instead of
+    the hub's server."""
     if name == "direct":
         from emulator.radio.direct import DirectAir
 

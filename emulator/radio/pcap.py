@@ -8,17 +8,27 @@ carry (sequence numbers, radius) deterministically; everything from APS up is wh
 Timestamps are the loop's time (virtual seconds) after a fixed epoch, so the same run writes the
 same bytes.
 
+The file is written whole or not at all (`emulator.outputs.AtomicFile`): records go to a
+temporary file beside the target, each in one write, and `close()` renames it into place, so the
+file holds only complete records; `discard()` (an abandoned run) removes it. A write the system
+refuses (a full disk) is kept as `error`, ends the writing, calls `on_error` once, and is raised
+by `close()` as one `OutputError` naming the file.
+
 This module owns framing and writing the file; it never changes or drops a packet.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import crcmod
 import zigpy.types as t
+
+from emulator.errors import HanemuError
+from emulator.outputs import AtomicFile
 
 LINKTYPE_IEEE802_15_4_WITHFCS = 195
 PAN_ID = 0x1A62
@@ -40,22 +50,57 @@ def _address(addr: t.AddrModeAddress | None, fallback: int) -> int:
 class PcapWriter:
     """Appends packets to a classic pcap stream, one 802.15.4 frame each."""
 
-    def __init__(self, stream: BinaryIO, *, pan_id: int = PAN_ID) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO | AtomicFile,
+        *,
+        pan_id: int = PAN_ID,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.pan_id = pan_id
+        self.on_error = on_error
+        self.error: Exception | None = None
+        """The first write the system refused; nothing is written after it."""
         self.frames = 0
         self._mac_seq = 0
         self._nwk_seq = 0
-        stream.write(
+        self._put(
             struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_IEEE802_15_4_WITHFCS)
         )
 
     @classmethod
-    def open(cls, path: str | Path) -> PcapWriter:
-        return cls(Path(path).open("wb"))
+    def open(cls, path: str | Path, *, on_error: Callable[[], None] | None = None) -> PcapWriter:
+        """A capture written whole to `path` (a temporary file beside it until `close`)."""
+        return cls(AtomicFile(path), on_error=on_error)
+
+    def _put(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.stream.write(data)
+        except (OSError, HanemuError) as exc:
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error()
 
     def close(self) -> None:
-        self.stream.close()
+        """Put the complete file in place; raise the write error instead if there was one."""
+        stream = self.stream
+        if self.error is not None:
+            self.discard()
+            raise self.error
+        if isinstance(stream, AtomicFile):
+            stream.commit()
+        else:
+            stream.close()
+
+    def discard(self) -> None:
+        """Write nothing (an abandoned run): the target is left as it was."""
+        if isinstance(self.stream, AtomicFile):
+            self.stream.discard()
+        else:
+            self.stream.close()
 
     def __call__(self, packet: t.ZigbeePacket, now: float) -> None:
         self.write(packet, now)
@@ -107,6 +152,7 @@ class PcapWriter:
         data = self.frame(packet)
         micros = round(now * 1_000_000)
         seconds, micros = divmod(micros, 1_000_000)
-        self.stream.write(struct.pack("<IIII", EPOCH + seconds, micros, len(data), len(data)))
-        self.stream.write(data)
-        self.frames += 1
+        record = struct.pack("<IIII", EPOCH + seconds, micros, len(data), len(data)) + data
+        self._put(record)  # header and data in one write
+        if self.error is None:
+            self.frames += 1

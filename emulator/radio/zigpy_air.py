@@ -4,7 +4,8 @@ The Comms Hub is the coordinator (`emulator.radio.virtual`): its Smart Energy en
 hub's OTA server and tunnel, or, with `zigpy_server`, zigpy's own `update_firmware` serves the
 devices. Each device is a `ZigpyNode` on the `VirtualNetwork`: it joins with Device_annce, is
 interviewed by zigpy, discovers the hub with Match_Desc and talks ZCL in real Zigbee packets,
-which a pcap capture records. The scenario's faults apply to OTA frames.
+which a capture (a `PcapWriter`, owned by the caller) records. The scenario's faults apply to
+OTA frames.
 
 This module owns wiring the hub and devices onto zigpy; it never decides what either does and
 never reads wall time.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from pathlib import Path
 from typing import Any
 
 import zigpy.types as t
@@ -29,8 +29,7 @@ from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.link import LinkPolicy
 from emulator.profiles import OTA_CLUSTER
 from emulator.radio import virtual
-from emulator.radio.pcap import PcapWriter
-from emulator.radio.virtual import VirtualNetwork
+from emulator.radio.virtual import Capture, VirtualNetwork
 from emulator.radio.zigpy_node import ZigpyNode
 
 
@@ -61,7 +60,7 @@ class ZigpyAir:
         clock: Clock,
         rng: random.Random,
         faults: LinkPolicy,
-        pcap: Path | None = None,
+        pcap: Capture | None = None,
         zigpy_server: bool = False,
     ) -> None:
         self.clock = clock
@@ -76,9 +75,8 @@ class ZigpyAir:
             jitter_s=0.0,
         )
         self.net = VirtualNetwork(faults=ota_faults, rng=random.Random(rng.getrandbits(64)))
-        self.writer = PcapWriter.open(pcap) if pcap is not None else None
-        if self.writer is not None:
-            self.net.captures.append(self.writer)
+        if pcap is not None:
+            self.net.captures.append(pcap)
         self.nodes: dict[int, ZigpyNode] = {}
         self._tasks: set[asyncio.Task] = set()
         self.app: Any = None
@@ -179,9 +177,5 @@ class ZigpyAir:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            if self.app is not None:
-                await self.app.shutdown()
-        finally:
-            if self.writer is not None:
-                self.writer.close()
+        if self.app is not None:
+            await self.app.shutdown()
