@@ -5,7 +5,8 @@
 to the next, so a day of OTA traffic runs in the wall time its callbacks take. `RealClock` offers
 the same interface on an asyncio loop (virtual time with `radio.timeloop`, or the wall clock).
 A `Pacer` is how the scenario engine waits: `StepPacer` steps a `VirtualClock` with no event
-loop at all (the direct air's fast path), `LoopPacer` awaits on asyncio (zigpy, real time).
+loop at all (the direct air's fast path), `LoopPacer` awaits on asyncio (zigpy, real time);
+`stop()` ends a pacer's waits early (an interrupted run), and is safe from a signal handler.
 The state machines never read either: their drivers pass `clock.now` in. This module owns
 scheduling only; it never decides protocol behaviour and never reads wall time except in
 `RealClock`.
@@ -183,6 +184,12 @@ class Pacer(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Let time run for `seconds`."""
 
+    stopped: bool
+    """True once `stop()` was called: the waits return at once."""
+
+    def stop(self) -> None:
+        """End the waits early (the run is being interrupted); safe from a signal handler."""
+
 
 class StepPacer:
     """Discrete-event time on a `VirtualClock`: the waits never suspend, they step the clock,
@@ -191,20 +198,25 @@ class StepPacer:
     def __init__(self) -> None:
         self.clock = VirtualClock()
         self._woken = False
+        self.stopped = False
 
     def wake(self) -> None:
         self._woken = True
 
+    def stop(self) -> None:
+        self.stopped = True  # only a flag: checked between steps
+
     async def until_woken(self, deadline: float) -> None:
         clock = self.clock
         self._woken = False
-        while not self._woken:
+        while not (self._woken or self.stopped):
             if not clock.step_before(deadline):
                 clock.run_until(max(clock.now, deadline))
                 return
 
     async def sleep(self, seconds: float) -> None:
-        self.clock.advance(seconds)
+        if not self.stopped:
+            self.clock.advance(seconds)
 
 
 class LoopPacer:
@@ -213,17 +225,27 @@ class LoopPacer:
     def __init__(self) -> None:
         self.clock = RealClock()
         self._event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self.stopped = False
 
     def wake(self) -> None:
         self._event.set()
 
+    def stop(self) -> None:
+        self.stopped = True
+        if not self._loop.is_closed():  # the wait wakes through the loop, never from here
+            self._loop.call_soon_threadsafe(self._event.set)
+
     async def until_woken(self, deadline: float) -> None:
+        if self.stopped:
+            return
         self._event.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), max(0.0, deadline - self.clock.now))
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        if not self.stopped:
+            await asyncio.sleep(seconds)
 
 
 def run_stepped(main: Coroutine[Any, Any, T]) -> T:

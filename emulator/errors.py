@@ -132,3 +132,19 @@ class OutputError(HanemuError):
 
     def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
         return type(self), (self.path, self.what, self.errno)
+
+
+_SIGNAL_WORDS = {2: "interrupted", 15: "terminated"}
+
+
+class Interrupted(HanemuError):
+    """A command stopped by a signal (SIGINT, SIGTERM) after cleaning up: its exit status is
+    128 + the signal's number (130, 143), as a shell reports a command the signal ended."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(_SIGNAL_WORDS.get(signum, f"stopped by signal {signum}"))
+
+    def __reduce__(self):
+        return type(self), (self.signum,)

@@ -26,6 +26,7 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
     HomeFileError,
     load_home,
 )
+from emulator.interrupt import Interruption
 from emulator.ota.client import OutcomeKind
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
@@ -118,10 +119,12 @@ def run_home(
     pcap: Path | None = None,
     realtime: bool = False,
     progress: Progress | None = None,
+    interruption: Interruption | None = None,
 ) -> ScenarioReport:
-    """Run a home to its end: in virtual time, or in real time with `realtime`."""
+    """Run a home to its end: in virtual time, or in real time with `realtime`; a signal
+    `interruption` catches ends it early (the report then says `interrupted`)."""
     scenario = scenario_for(config, seed=seed, radio=radio)
-    return run(scenario, realtime=realtime, pcap=pcap, progress=progress)
+    return run(scenario, realtime=realtime, pcap=pcap, progress=progress, interruption=interruption)
 
 
 def home_inputs(

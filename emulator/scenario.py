@@ -6,7 +6,8 @@ plan), the campaigns (which image, how to activate), the link faults, the time b
 and later fleets all build one and call `run`, which plays it in virtual time (`radio.timeloop`)
 or, with `realtime`, on the wall clock, and returns one `ScenarioReport`. `virtual_seconds` is
 always scenario time: from the start to the moment every device settled, or the duration. A pcap
-is written whole when the run ends, or not at all when it fails.
+is written whole when the run ends (or not at all when it fails); with an `Interruption`, SIGINT
+or SIGTERM ends the run at its next step and the report says `interrupted`.
 
 Every random choice comes from one `random.Random(seed)`, so a run replays exactly. This module
 owns building and running a scenario; it never decides what a device, the hub or the head-end
@@ -32,6 +33,7 @@ from emulator.device.hub import CommsHub
 from emulator.device.report import DeviceReport, device_report, settled
 from emulator.errors import ImageFormatError, ScenarioError
 from emulator.files import read_input
+from emulator.interrupt import Interruption
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import build_image, parse_header
@@ -125,13 +127,15 @@ class ScenarioReport:
     virtual_seconds: float
     frames: int
     devices: list[DeviceReport]
+    interrupted: int | None = None
+    """The signal that stopped the run before its end (SIGINT, SIGTERM), or None."""
 
     @property
     def ok(self) -> bool:
         return all(d.as_expected for d in self.devices)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "home": self.name,
             "seed": self.seed,
             "radio": self.radio,
@@ -141,6 +145,9 @@ class ScenarioReport:
             "ok": self.ok,
             "devices": [d.to_json() for d in self.devices],
         }
+        if self.interrupted is not None:  # only then: a whole run's report has no such key
+            data["interrupted"] = True
+        return data
 
 
 Progress = Callable[[str, int, int], None]
@@ -152,9 +159,12 @@ def run(
     realtime: bool = False,
     pcap: Path | None = None,
     progress: Progress | None = None,
+    interruption: Interruption | None = None,
 ) -> ScenarioReport:
-    """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`."""
+    """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`; a
+    signal `interruption` catches ends it early."""
     engine = ScenarioRun(scenario, pcap, progress)
+    engine.interruption = interruption
     if realtime or scenario.radio != "direct":
         return timeloop.run(engine.play(LoopPacer), realtime=realtime)
     return run_stepped(engine.play(StepPacer))  # no event loop: the fast path
@@ -172,6 +182,8 @@ class ScenarioRun:
         """Called with each device once it is built, before it has power."""
         self.hold_until: float | None = None
         """Keep time running until then even when every device settled earlier (tests)."""
+        self.interruption: Interruption | None = None
+        """Signals that end the run early (attached to the pacer while it plays)."""
         self._built: dict[tuple[Any, ...], bytes] = {}
         self._unsettled: set[int] = set()
         """Devices not settled at their last change (checked one device at a time, so the
@@ -179,19 +191,27 @@ class ScenarioRun:
 
     async def play(self, pacing: Callable[[], Pacer]) -> ScenarioReport:
         """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need).
-        The pcap is opened before the network starts and put in place only if the run ends;
-        a failed write becomes one `OutputError` at the end."""
+        The pcap is opened before the network starts and put in place only if the run ends
+        (its end, or an interruption); a failed write ends the run as an `OutputError`."""
         pacer = pacing()
         self.clock = pacer.clock
-        writer = None if self.pcap is None else PcapWriter.open(self.pcap)
+        writer = None if self.pcap is None else PcapWriter.open(self.pcap, on_error=pacer.stop)
+        interruption = self.interruption
+        if interruption is not None:
+            interruption.attach(pacer.stop)
         try:
             report = await self._play(pacer, writer)
         except BaseException:
             if writer is not None:
                 writer.discard()
             raise
+        finally:
+            if interruption is not None:
+                interruption.detach(pacer.stop)
         if writer is not None:
             writer.close()  # the whole capture in place, or its write error raised
+        if pacer.stopped and interruption is not None:
+            report.interrupted = interruption.signum
         return report
 
     async def _play(self, pacer: Pacer, writer: PcapWriter | None) -> ScenarioReport:
@@ -216,7 +236,7 @@ class ScenarioRun:
             await air.start(hub)
             self._make_devices(air, rng)
             self._plan_campaigns()
-            while self._unsettled and clock.now < s.duration:
+            while self._unsettled and clock.now < s.duration and not pacer.stopped:
                 await pacer.until_woken(s.duration)  # a wake may come early: check again
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)

@@ -3,8 +3,9 @@
 Each area lives in its own module here (`image.py`, ...), named in `AREAS` and imported only
 when its command runs, so `hanemu image ...` does not pay for loading zigpy. This package owns
 turning `HanemuError`, usage errors and system errors into one line on stderr and an exit status
-(the `EXIT_*` codes, documented in the README), Ctrl-C into "interrupted", and a reader that
-went away (`| head`) into a quiet end; it never holds protocol logic.
+(the `EXIT_*` codes, documented in the README), Ctrl-C into "interrupted" (130) and SIGTERM
+into "terminated" (143), and a reader that went away (`| head`) into a quiet end; it never holds
+protocol logic.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from emulator import __version__
-from emulator.errors import HanemuError
+from emulator.errors import HanemuError, Interrupted
 from emulator.files import shown
 
 if TYPE_CHECKING:
@@ -63,9 +65,12 @@ class HanemuGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            return self._unwrapped_invoke(ctx)
         except click.ClickException as exc:  # bad usage: one line, like every other error
             ctx.exit(_usage_error(exc))
+        except Interrupted as exc:  # SIGINT or SIGTERM, once the command cleaned up
+            click.echo(str(exc), err=True)
+            ctx.exit(exc.exit_code)
         except HanemuError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
@@ -78,6 +83,16 @@ class HanemuGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+    def _unwrapped_invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            # Python 3.11 wraps what a class's __set_name__ raises: a signal that lands while a
+            # module defines its classes arrives as RuntimeError, and is the signal all the same.
+            if isinstance(exc.__cause__, KeyboardInterrupt | Interrupted):
+                raise exc.__cause__ from None
+            raise
 
 
 def _usage_error(exc: click.ClickException) -> int:
@@ -158,11 +173,16 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point: the command's exit status, once standard output is flushed."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         cli.main(standalone_mode=True)
         code: int | str | None = EXIT_OK
     except SystemExit as done:
         code = done.code
+    except Interrupted as exc:  # a SIGTERM before or after the command itself
+        click.echo(str(exc), err=True)
+        code = exc.exit_code
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -172,3 +192,9 @@ def main() -> None:
         click.echo(f"error: standard output: {exc.strerror or exc}", err=True)
         code = code or EXIT_BAD_INPUT
     sys.exit(code)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM ends a command the way Ctrl-C does: one line, exit 143 (a run catches it itself
+    and stops cleanly)."""
+    raise Interrupted(signum)

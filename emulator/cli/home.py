@@ -1,8 +1,9 @@
 """`hanemu home ...`: run an emulated home (a Comms Hub and its HAN devices) from a home file.
 
 This module owns turning options into a run of `emulator.home` and its report into a progress
-display, a summary table and JSON. Output paths are checked before the run and the report is
-written whole (`emulator.outputs`). It never holds protocol logic or scheduling.
+display, a summary table and JSON. Output paths are checked before the run; the report is
+written whole (`emulator.outputs`); SIGINT or SIGTERM during the run ends it cleanly, writes
+what it has, and exits 130 or 143. It never holds protocol logic or scheduling.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from emulator.cli.params import Int
+from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
+from emulator.interrupt import Interruption
 from emulator.outputs import write_atomic
 from emulator.radio.air import AIRS
 
@@ -93,25 +96,29 @@ def run(
     """Run a home file (default: profiles/homes/default.toml) to its end.
 
     Exit status 0 when every device reached the outcome its `expect` names (and none without
-    `expect` failed), 1 otherwise, 2 for bad input."""
+    `expect` failed), 1 otherwise, 2 for bad input, 130 (SIGINT) or 143 (SIGTERM) when
+    interrupted: the report then says "interrupted": true, the pcap holds the frames so far."""
     home_path = home_file or DEFAULT_HOME
     config = load_home(home_path)
     check_outputs(config, home_path, report=report_path, pcap=pcap_path)  # before the run
-    report = _run(config, seed, radio, pcap_path, realtime, as_json)
-    data = report.to_json()
-    if report_path is not None:
-        write_atomic(report_path, (json.dumps(data, indent=2) + "\n").encode())
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=140)
-        out.print(_table(report))
+    with Interruption() as interruption:
+        report = _run(config, seed, radio, pcap_path, realtime, as_json, interruption)
+        data = report.to_json()
+        if report_path is not None:
+            write_atomic(report_path, (json.dumps(data, indent=2) + "\n").encode())
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+        else:
+            out = Console()
+            if not out.is_terminal:
+                out = Console(width=140)
+            out.print(_table(report))
+    if interruption.signum is not None:
+        raise Interrupted(interruption.signum)
     ctx.exit(0 if report.ok else 1)
 
 
-def _run(config, seed, radio, pcap, realtime, as_json) -> HomeReport:
+def _run(config, seed, radio, pcap, realtime, as_json, interruption) -> HomeReport:
     """The run, with a progress bar per device on a terminal."""
     console = Console(stderr=True)
     with Progress(
@@ -134,4 +141,5 @@ def _run(config, seed, radio, pcap, realtime, as_json) -> HomeReport:
             pcap=pcap,
             realtime=realtime,
             progress=progress,
+            interruption=interruption,
         )

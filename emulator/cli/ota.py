@@ -4,9 +4,11 @@
 time and reports the outcome. With `--profile` the client is a GB device of that profile and the
 head-end carries out an activation plan (`--activate`, `--supplier`, `--hash`, `--at`,
 `--cancel`, `--replay`); without `--image` it distributes a GB image built to fit the profile.
-It runs on the direct air unless `--radio zigpy`, in virtual time unless `--realtime`. This
-module owns turning options into a `Scenario` (`emulator.scenario.one_device`) and the result
-into text or JSON; it never holds protocol logic or scheduling.
+It runs on the direct air unless `--radio zigpy`, in virtual time unless `--realtime`. SIGINT or
+SIGTERM ends the run cleanly: the result so far is shown (the JSON says "interrupted": true) and
+the exit status is 130 or 143. This module owns turning options into a `Scenario`
+(`emulator.scenario.one_device`) and the result into text or JSON; it never holds protocol logic
+or scheduling.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from emulator.device.campaign import (
     CampaignError,
 )
 from emulator.device.report import DeviceReport
+from emulator.errors import Interrupted
+from emulator.interrupt import Interruption
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
 from emulator.profiles import load_profile
@@ -304,12 +308,18 @@ def simulate(
         def progress(_name: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total or None)
 
-        report = run(scenario, realtime=realtime, progress=progress)
+        with Interruption() as interruption:  # SIGINT/SIGTERM: the result so far, exit 130/143
+            report = run(scenario, realtime=realtime, progress=progress, interruption=interruption)
     result = report.devices[0]
     if as_json:
-        click.echo(json.dumps({**result.to_json(), "virtual_seconds": report.virtual_seconds}))
-        return
-    _print(result, report.virtual_seconds)
+        stopped = {} if report.interrupted is None else {"interrupted": True}
+        click.echo(
+            json.dumps({**result.to_json(), "virtual_seconds": report.virtual_seconds, **stopped})
+        )
+    else:
+        _print(result, report.virtual_seconds)
+    if interruption.signum is not None:
+        raise Interrupted(interruption.signum)
 
 
 def _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay) -> None:
