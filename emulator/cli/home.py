@@ -17,6 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from emulator.cli import console as _stdout_console
 from emulator.cli.params import Int
 from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
@@ -109,9 +110,9 @@ def run(
         if as_json:
             click.echo(json.dumps(data, indent=2))
         else:
-            out = Console()
+            out = _stdout_console()
             if not out.is_terminal:
-                out = Console(width=140)
+                out = _stdout_console(width=140)
             out.print(_table(report))
     if interruption.signum is not None:
         raise Interrupted(interruption.signum)

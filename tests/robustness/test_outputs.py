@@ -222,3 +222,16 @@ def test_an_abandoned_file_leaves_the_old_one(tmp_path):
         raise RuntimeError("the run failed")
     assert target.read_text() == "old"
     nothing_but(tmp_path, "r.json")
+
+
+def test_home_runs_table_to_a_reader_that_went_away_ends_quietly():
+    """Rich's own answer to a broken pipe was exit 1, the code for a failed check."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "home", "run", HOMES / "negative.toml"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()  # the reader is gone before the table is printed
+    stderr = process.stderr.read()
+    assert (process.wait(timeout=60), stderr) == (0, "")
