@@ -28,10 +28,11 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
 )
 from emulator.interrupt import Interruption
 from emulator.ota.client import OutcomeKind
+from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ServerPolicy
 from emulator.outputs import check_outputs as _check_outputs
-from emulator.profiles import PROFILES_DIR
+from emulator.profiles import PROFILES_DIR, Route
 from emulator.scenario import (
     CampaignSpec,
     Progress,
@@ -69,8 +70,8 @@ def scenario_for(
         for d in config.targets(campaign):
             followed[d.name] = campaign
     campaigns = tuple(
-        _campaign(c, tuple(name for name, x in followed.items() if x is c))
-        for c in config.campaigns
+        _campaign(config, i, c, tuple(name for name, x in followed.items() if x is c))
+        for i, c in enumerate(config.campaigns)
     )
     f = config.faults
     return Scenario(
@@ -96,10 +97,13 @@ def scenario_for(
     )
 
 
-def _campaign(c: CampaignConfig, devices: tuple[str, ...]) -> CampaignSpec:
+def _campaign(
+    config: HomeConfig, index: int, c: CampaignConfig, devices: tuple[str, ...]
+) -> CampaignSpec:
     image = None
     if c.image is not None:
         image = read_image(c.image)  # a file that is no OTA file is refused before the run
+        _fits(config, index, image, devices)
     return CampaignSpec(
         devices=devices,
         image=image,
@@ -109,6 +113,25 @@ def _campaign(c: CampaignConfig, devices: tuple[str, ...]) -> CampaignSpec:
         plan=ActivationPlan(mode=c.activate, supplier=c.supplier),
         at=c.at,
     )
+
+
+def _fits(config: HomeConfig, index: int, image: bytes, devices: tuple[str, ...]) -> None:
+    """A campaign's file must be one the OTA server can offer to every device on the DCC route
+    it addresses (same manufacturer and image type): otherwise the run would only show a device
+    that is never offered anything. Refused before the network starts."""
+    header = parse_header(image)
+    for d in config.devices:
+        z = d.profile.zigbee
+        if d.name not in devices or d.route != Route.DCC:
+            continue
+        if (header.manufacturer_id, header.image_type) != (z.manufacturer_id, z.image_type):
+            raise HomeFileError(
+                config.source,
+                f"campaign[{index}].image",
+                f"is for manufacturer 0x{header.manufacturer_id:04X} image type "
+                f"0x{header.image_type:04X}; device {d.name} ({d.profile.name}) is manufacturer "
+                f"0x{z.manufacturer_id:04X} image type 0x{z.image_type:04X}",
+            )
 
 
 def run_home(
