@@ -123,7 +123,7 @@ def _run(config, seed, radio, pcap, realtime, as_json, interruption) -> HomeRepo
     """The run, with a progress bar per device on a terminal."""
     console = Console(stderr=True)
     with Progress(
-        TextColumn("{task.description:<12}"),
+        TextColumn("{task.description:<12}", markup=False),  # device names shown as written
         BarColumn(),
         DownloadColumn(),
         console=console,
