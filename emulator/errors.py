@@ -137,9 +137,11 @@ class OutputError(HanemuError):
 _SIGNAL_WORDS = {2: "interrupted", 15: "terminated"}
 
 
-class Interrupted(HanemuError):
-    """A command stopped by a signal (SIGINT, SIGTERM) after cleaning up: its exit status is
-    128 + the signal's number (130, 143), as a shell reports a command the signal ended."""
+class Interrupted(BaseException):
+    """A command stopped by a signal (SIGINT, SIGTERM): its exit status is 128 + the signal's
+    number (130, 143), as a shell reports a command the signal ended. Not an error, and like
+    KeyboardInterrupt not an `Exception`, so no `except Exception` on its way (a library's, the
+    enum machinery's while a module loads) turns it into something else."""
 
     def __init__(self, signum: int):
         self.signum = signum

@@ -1,26 +1,35 @@
-"""SIGINT and SIGTERM during a run: stop it cleanly instead of dying in the middle of a write.
+"""SIGINT and SIGTERM: one line and exit 130 or 143, and a run stopped cleanly, never torn.
 
-`Interruption` is a context manager a command wraps a run and the writing of its outputs in.
-While it is active, SIGINT and SIGTERM neither raise nor kill: the first one is recorded
-(`signum`) and calls every stop attached (`attach`), which the scenario engine uses to end the
-run at its next step and report what happened so far; later ones are ignored (the run is
-already ending). Leaving the context puts the previous handlers back, and the command then
+Outside a run, `raise_on_signals()` (installed by the CLI's entry point) makes both signals
+raise `Interrupted(signum)` wherever the main thread is, like Ctrl-C's KeyboardInterrupt but a
+signal Python does not treat specially: a KeyboardInterrupt raised inside code an extension
+module runs makes the interpreter kill itself with SIGINT at exit (status -2) even once handled.
+A signal that lands where Python ignores exceptions (a weakref callback, `__del__`) is sent
+again, and `signal_behind` finds one that a class statement wrapped in another exception.
+
+During a run, `Interruption` is a context manager a command wraps the run and the writing of
+its outputs in. While it is active, SIGINT and SIGTERM neither raise nor kill: the first one is
+recorded (`signum`) and calls every stop attached (`attach`), which the scenario engine uses to
+end the run at its next step and report what happened so far; later ones are ignored (the run
+is already ending). Leaving the context puts the previous handlers back, and the command then
 raises `Interrupted(signum)` so the CLI exits 130 or 143.
 
 A handler runs between two bytecodes of the main thread, so an attached stop must only set a
 flag or hand work to its event loop (`call_soon_threadsafe`); it must never raise, write or
 wait. A signal the process ignores (a background job's SIGINT) stays ignored; outside the main
-thread signals cannot be caught, and the context does nothing. This
-module owns the process's SIGINT/SIGTERM handlers during a run; it never writes a file and
-never decides what a run reports.
+thread signals cannot be caught, and the context does nothing. This module owns the process's
+SIGINT/SIGTERM handlers; it never writes a file and never decides what a run reports.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from emulator.errors import Interrupted
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -70,3 +79,55 @@ class Interruption:
         """Forget `stop` (its run is over)."""
         if stop in self._stops:
             self._stops.remove(stop)
+
+
+# -- outside a run ------------------------------------------------------------------------------
+
+
+def raise_on_signals() -> None:
+    """From now on SIGINT and SIGTERM raise `Interrupted` (signals the process ignores stay
+    ignored); call once, in the main thread, before the command runs."""
+    for sig in SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _raise)
+    sys.unraisablehook = _sent_again(sys.unraisablehook)
+
+
+def _raise(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+_again: list[int] = []
+"""The signal to deliver again, once the code that ignored it has returned."""
+
+
+def _sent_again(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, Interrupted):  # ignored where it landed: send it again
+            _again[:] = [info.exc_value.signum]
+            signal.signal(signal.SIGALRM, _deliver_again)
+            signal.setitimer(signal.ITIMER_REAL, 0.001)  # later: not inside this callback
+            return
+        hook(info)
+
+    return unraisable
+
+
+def _deliver_again(_alarm: int, frame: Any) -> None:
+    if _again:
+        signum = _again.pop()
+        handler = signal.getsignal(signum)  # a run's own handler, if one has started since
+        if callable(handler):
+            handler(signum, frame)
+
+
+def signal_behind(exc: BaseException) -> BaseException | None:
+    """The `Interrupted` or KeyboardInterrupt that `exc` was raised from, or None: Python 3.11
+    turns one raised in a class's `__set_name__` into RuntimeError (and the enum machinery
+    into TypeError), so a signal landing while a module loads arrives in disguise."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        seen = None if seen is None else (seen.__cause__ or seen.__context__)
+        if isinstance(seen, Interrupted | KeyboardInterrupt):
+            return seen
+    return None

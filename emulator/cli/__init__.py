@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import importlib
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ import click
 from emulator import __version__
 from emulator.errors import HanemuError, Interrupted
 from emulator.files import shown
+from emulator.interrupt import raise_on_signals, signal_behind
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,12 +87,11 @@ class HanemuGroup(click.Group):
     def _unwrapped_invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except RuntimeError as exc:
-            # Python 3.11 wraps what a class's __set_name__ raises: a signal that lands while a
-            # module defines its classes arrives as RuntimeError, and is the signal all the same.
-            if isinstance(exc.__cause__, KeyboardInterrupt | Interrupted):
-                raise exc.__cause__ from None
-            raise
+        except Exception as exc:  # a signal that landed while a module loads, in disguise
+            behind = signal_behind(exc)
+            if behind is None:
+                raise
+            raise behind from None
 
 
 def _usage_error(exc: click.ClickException) -> int:
@@ -173,14 +172,13 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point: the command's exit status, once standard output is flushed."""
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-        signal.signal(signal.SIGTERM, _terminated)
+    raise_on_signals()  # SIGINT, SIGTERM -> Interrupted: one line, exit 130 or 143
     try:
         cli.main(standalone_mode=True)
         code: int | str | None = EXIT_OK
     except SystemExit as done:
         code = done.code
-    except Interrupted as exc:  # a SIGTERM before or after the command itself
+    except Interrupted as exc:  # a signal before or after the command itself
         click.echo(str(exc), err=True)
         code = exc.exit_code
     try:
@@ -192,9 +190,3 @@ def main() -> None:
         click.echo(f"error: standard output: {exc.strerror or exc}", err=True)
         code = code or EXIT_BAD_INPUT
     sys.exit(code)
-
-
-def _terminated(signum: int, _frame: object) -> None:
-    """SIGTERM ends a command the way Ctrl-C does: one line, exit 143 (a run catches it itself
-    and stops cleanly)."""
-    raise Interrupted(signum)

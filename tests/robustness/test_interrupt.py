@@ -242,3 +242,70 @@ def test_killing_home_run_at_20_instants_never_leaves_a_torn_file(tmp_path):
     assert {r[3] for r in interrupted} <= {"interrupted", "terminated"}
     # Signals inside the run leave a report that says so and the frames so far.
     assert any(said and records for *_, said, records in interrupted), results
+
+
+def test_signals_while_the_command_loads_are_one_line_too(tmp_path):
+    """The first fraction of a second is spent loading modules: a signal there used to end as
+    "Aborted!" (exit 1), as a TypeError from the enum machinery, or with the process killing
+    itself with SIGINT (status -2) after printing "interrupted"."""
+    home = _home(tmp_path)
+
+    def kill(i: int) -> tuple[int, int, str]:
+        signum = (signal.SIGINT, signal.SIGTERM)[i % 2]
+        out = tmp_path / f"early{i}"
+        out.mkdir()
+        process = _hanemu(
+            "home", "run", str(home), "--report", "r.json", "--pcap", "p.pcap", cwd=out
+        )
+        time.sleep(max(0.0, _ready(process) + 0.0015 * i - time.monotonic()))
+        process.send_signal(signum)
+        _stdout, stderr = process.communicate(timeout=60)
+        check_outputs_whole(out / "r.json", out / "p.pcap", interrupted=True)
+        return signum, process.returncode, stderr
+
+    with ThreadPoolExecutor(LANES) as lanes:
+        for signum, code, stderr in lanes.map(kill, range(48)):  # every 1.5 ms over 70 ms
+            words = {signal.SIGINT: "interrupted\n", signal.SIGTERM: "terminated\n"}
+            assert (code, stderr) == (128 + signum, words[signum]), stderr
+
+
+def test_a_signal_that_lands_where_python_ignores_exceptions_is_delivered_again():
+    """A signal handled inside `__del__` (or a weakref callback) used to be printed as
+    "Exception ignored in ..." and lost: the command ran on and exited 0."""
+    code = """if True:
+        import os, signal, time
+        from emulator.errors import Interrupted
+        from emulator.interrupt import raise_on_signals
+
+        raise_on_signals()
+
+        class Doomed:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)  # its handler raises in here
+
+        try:
+            Doomed()
+            for _ in range(2000):
+                time.sleep(0.001)
+            print("lost")
+        except Interrupted as exc:
+            print("delivered", exc.signum)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (result.stdout, result.stderr) == (f"delivered {signal.SIGTERM}\n", "")
+
+
+def test_a_signal_disguised_by_a_class_statement_is_found():
+    from emulator.errors import Interrupted
+    from emulator.interrupt import signal_behind
+
+    try:
+        try:
+            raise Interrupted(signal.SIGINT)
+        except Interrupted as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
+    except RuntimeError as wrapped:
+        assert isinstance(signal_behind(wrapped), Interrupted)
+    assert signal_behind(ValueError("plain")) is None
