@@ -232,31 +232,38 @@ def test_separate_processes_write_identical_reports_and_captures(tmp_path):
 
 def test_campaign_image_file_is_served_as_it_is(home_file, tmp_path):
     """An `image` path (relative to the home file): served byte for byte; a file that does not
-    fit the device (the shipped HCALCS sample's image type) is never offered."""
+    fit the device it addresses (the shipped HCALCS sample's image type) is refused before the
+    network starts, naming the campaign and the device (it used to be never offered, and the
+    run went on)."""
     from emulator.device.campaign import profile_image
     from emulator.profiles import load_profile
 
     data = profile_image(load_profile("hcalcs-opt1"), file_version=0x0123ABCE, size=3000)
     (tmp_path / "fw.ota").write_bytes(data)
     sample = (Path(__file__).resolve().parents[2] / "images" / "gb-hcalcs.ota").as_posix()
-    text = """
+    fits = """
         [[device]]
         name = "fits"
         profile = "hcalcs-opt1"
+        [[campaign]]
+        device = "fits"
+        image = "fw.ota"
+    """
+    (device,) = run_home(load_home(home_file(fits))).devices
+    assert device.outcome == "activated" and device.bytes == len(data)
+    other = (
+        fits
+        + """
         [[device]]
         name = "other"
         profile = "ppmid-opt1"
         [[campaign]]
-        device = "fits"
-        image = "fw.ota"
-        [[campaign]]
         device = "other"
         image = "{sample}"
     """.replace("{sample}", sample)
-    report = run_home(load_home(home_file(text)))
-    fits, other = report.devices
-    assert fits.outcome == "activated" and fits.bytes == len(data)
-    assert other.outcome == "no-image" and other.blocks == 0
+    )
+    with pytest.raises(HomeFileError, match=r"campaign\[1\]\.image: .*device other"):
+        run_home(load_home(home_file(other, "other.toml")))
 
 
 # --- the air a home names -----------------------------------------------------------------------
