@@ -6,6 +6,7 @@ signal Python does not treat specially: a KeyboardInterrupt raised inside code a
 module runs makes the interpreter kill itself with SIGINT at exit (status -2) even once handled.
 A signal that lands where Python ignores exceptions (a weakref callback, `__del__`) is sent
 again, and `signal_behind` finds one that a class statement wrapped in another exception.
+Once the command is over, `signals_ignored()` keeps a late signal from killing the exit.
 
 During a run, `Interruption` is a context manager a command wraps the run and the writing of
 its outputs in. While it is active, SIGINT and SIGTERM neither raise nor kill: the first one is
@@ -91,6 +92,18 @@ def raise_on_signals() -> None:
         if signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _raise)
     sys.unraisablehook = _sent_again(sys.unraisablehook)
+
+
+def signals_ignored() -> None:
+    """The command is over: SIGINT and SIGTERM change nothing any more. (Python puts the default
+    handlers back while it shuts down, and one arriving then would kill the process with the
+    signal instead of the exit status the command chose.)"""
+    for sig in SIGNALS:
+        if signal.getsignal(sig) is _raise:
+            signal.signal(sig, signal.SIG_IGN)
+    if signal.getsignal(signal.SIGALRM) is _deliver_again:  # nothing is delivered again either
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
 
 
 def _raise(signum: int, _frame: object) -> None:

@@ -21,7 +21,7 @@ import click
 from emulator import __version__
 from emulator.errors import HanemuError, Interrupted
 from emulator.files import shown
-from emulator.interrupt import raise_on_signals, signal_behind
+from emulator.interrupt import raise_on_signals, signal_behind, signals_ignored
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -181,6 +181,8 @@ def main() -> None:
     except Interrupted as exc:  # a signal before or after the command itself
         click.echo(str(exc), err=True)
         code = exc.exit_code
+    finally:
+        signals_ignored()  # the command is over: a signal now would only kill the exit
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -309,3 +309,20 @@ def test_a_signal_disguised_by_a_class_statement_is_found():
     except RuntimeError as wrapped:
         assert isinstance(signal_behind(wrapped), Interrupted)
     assert signal_behind(ValueError("plain")) is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_process_exits_changes_nothing(signum):
+    """A signal after the command ended (seen as status -2 when Python was shutting down)."""
+    code = f"""if True:
+        import atexit, os, time
+        from emulator.interrupt import raise_on_signals, signals_ignored
+
+        raise_on_signals()
+        atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(0.01)))
+        signals_ignored()  # what the CLI's entry point does once the command is over
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, "")
