@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -31,6 +30,7 @@ from emulator.ota.image import (
 )
 from emulator.ota.integrity import manufacturer_image_hash
 from emulator.ota.verify import Status, integrity_check, verify_file
+from emulator.outputs import write_atomic
 from emulator.testpki import load_private_key, load_public_key
 
 INT = Int()
@@ -122,7 +122,7 @@ def build(
             integrity=integrity,
         )
     try:
-        Path(output).write_bytes(data)
+        write_atomic(output, data)  # whole or not at all
     except OSError as exc:  # a failed write names no file: name it
         raise OSError(exc.errno, exc.strerror, output) from None
     click.echo(f"wrote {output} ({len(data)} bytes)")

@@ -483,17 +483,7 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
             field="image_size",
             offset=size_offset,
         )
-    if (
-        header.minimum_hardware_version is not None
-        and header.maximum_hardware_version is not None
-        and header.minimum_hardware_version > header.maximum_hardware_version
-    ):
-        findings.inconsistent(
-            f"hardware version range is empty: minimum {header.minimum_hardware_version:#06x} "
-            f"is above maximum {header.maximum_hardware_version:#06x}",
-            field="minimum_hardware_version",
-            offset=base + _field_offset("minimum_hardware_version", fc),
-        )
+    _check_hardware_versions(header, findings, base, gb=format == "gb")
     image = data[: header.image_size]
     start, end = header.header_length, header.image_size
 
@@ -503,12 +493,6 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
         )
 
     if format == "gb":
-        if not fc & FieldControl.HARDWARE_VERSIONS:
-            findings.inconsistent(
-                "GB OTA Upgrade Images carry hardware versions (field control bit 2)",
-                field="field_control",
-                offset=base + 8,
-            )
         gb = _gb_body(image, header, require_signature=False)
         if gb is not None and gb.signature is None:
             findings.warnings.append("no supplier signature (PPMID form)")
@@ -541,6 +525,26 @@ def _parse_bare(data: bytes, *, base: int, format: str, strict: bool) -> OtaFile
         return done("telink", subelements=elements)
     _check_elements(elements, findings, base)
     return done("zigbee", subelements=elements)
+
+
+def _check_hardware_versions(
+    header: OtaHeader, findings: _Findings, base: int, *, gb: bool
+) -> None:
+    """A GB image carries hardware versions, and an empty range fits no device: errors in
+    strict mode."""
+    if gb and not header.field_control & FieldControl.HARDWARE_VERSIONS:
+        findings.inconsistent(
+            "GB OTA Upgrade Images carry hardware versions (field control bit 2)",
+            field="field_control",
+            offset=base + 8,
+        )
+    low, high = header.minimum_hardware_version, header.maximum_hardware_version
+    if low is not None and high is not None and low > high:
+        findings.inconsistent(
+            f"hardware version range is empty: minimum {low:#06x} is above maximum {high:#06x}",
+            field="minimum_hardware_version",
+            offset=base + _field_offset("minimum_hardware_version", header.field_control),
+        )
 
 
 def _check_elements(elements: Sequence[SubElement], findings: _Findings, base: int) -> None:
