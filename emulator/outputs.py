@@ -64,7 +64,14 @@ class AtomicFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = shown(path)
-        fd, self.temp = _open_temp(_target(self.path), self.name)
+        target = _target(self.path)
+        try:
+            why = not_regular(target.stat().st_mode)
+        except OSError:
+            why = None  # not there yet (or unreachable: creating the temporary file says so)
+        if why is not None:  # never rename over a device, a FIFO or a directory
+            raise OutputError(self.name, why)
+        fd, self.temp = _open_temp(target, self.name)
         self.stream = os.fdopen(fd, "wb")
         self.done = False
 
@@ -125,7 +132,20 @@ def _sync_directory(directory: Path) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` whole: a temporary file beside it, fsynced, renamed onto it."""
+    """Write `data` to `path` whole: a temporary file beside it, fsynced, renamed onto it. A
+    character device (/dev/null, /dev/full) is written to as it is: it holds no file to tear,
+    and renaming onto it would replace the device."""
+    try:
+        device = stat.S_ISCHR(_target(Path(path)).stat().st_mode)
+    except OSError:
+        device = False
+    if device:
+        try:
+            with open(path, "wb", buffering=0) as out:
+                out.write(data)
+        except OSError as exc:  # named as the CLI names any system error
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+        return
     with AtomicFile(path) as out:
         out.write(data)
 
