@@ -26,22 +26,18 @@ T = TypeVar("T")
 
 
 class TimerHandle:
-    """A scheduled callback; `cancel()` makes it never run."""
+    """A `VirtualClock` timer; `cancel()` makes it never run."""
 
-    __slots__ = ("_args", "_callback", "_cancel_hook", "cancelled", "when")
+    __slots__ = ("_args", "_callback", "cancelled", "when")
 
     def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]):
         self.when = when
         self._callback = callback
         self._args = args
         self.cancelled = False
-        self._cancel_hook: Callable[[], None] | None = None
 
     def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            if self._cancel_hook is not None:
-                self._cancel_hook()
+        self.cancelled = True
 
     def _run(self) -> None:
         self._callback(*self._args)

@@ -103,11 +103,9 @@ class TransitionError(AssertionError):
     in the client, never bad input, so not a `HanemuError`."""
 
 
-class InputError(HanemuError):
-    """A file a user named that cannot be read: missing, unreadable, not a regular file (a
-    directory, FIFO, device or socket) or larger than the input limit. `path` is the file as
-    shown to the user, `what` what is wrong with it, `errno` the system's error number when the
-    system refused."""
+class FileError(HanemuError):
+    """A file that cannot be used: `path` as shown to the user, `what` is wrong with it, `errno`
+    the system's error number when the system refused."""
 
     def __init__(self, path: str, what: str, errno: int | None = None):
         self.path = path
@@ -119,19 +117,15 @@ class InputError(HanemuError):
         return type(self), (self.path, self.what, self.errno)
 
 
-class OutputError(HanemuError):
+class InputError(FileError):
+    """A file a user named that cannot be read: missing, unreadable, not a regular file (a
+    directory, FIFO, device or socket) or larger than the input limit."""
+
+
+class OutputError(FileError):
     """A file hanemu was asked to write (a report, a pcap) that cannot be written whole: a
     directory, a device, a directory that cannot be written, the same file as another output or
-    an input, or a write the system refused. `path` is the file as shown to the user."""
-
-    def __init__(self, path: str, what: str, errno: int | None = None):
-        self.path = path
-        self.what = what
-        self.errno = errno
-        super().__init__(f"{path}: {what}")
-
-    def __reduce__(self):  # rebuilt from its parts (e.g. sent back from a worker process)
-        return type(self), (self.path, self.what, self.errno)
+    an input, or a write the system refused."""
 
 
 _SIGNAL_WORDS = {2: "interrupted", 15: "terminated"}

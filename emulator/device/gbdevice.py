@@ -34,7 +34,6 @@ from emulator.gbcs.activation import (
     Outcome,
     SupplierSlot,
 )
-from emulator.gbcs.frame import decode_frame
 from emulator.gbcs.headend import TEST_ENTITY_IDS
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_FAILED,
@@ -44,8 +43,6 @@ from emulator.gbcs.messages import (
     ALERT_PPMID_FIRMWARE_ACTIVATED,
     MSG_FUTURE_DATED_ACTIVATION_ALERT,
     MSG_PPMID_ACTIVATION_ALERT,
-    ActivateFirmwareResponse,
-    decode_payload,
 )
 from emulator.ota import client as oc
 from emulator.ota.image import parse_header, parse_image
@@ -144,10 +141,6 @@ class GbLog:
     """Alert codes raised, in order, as "8F72" (the form `ota simulate` reports too)."""
     verdict: str | None = None
     """Verdict on the last activation command: "accepted", or why it was refused."""
-    activation_response: int | None = None
-    """activateImageResponseCode of the last CS06 response that carried one (0 success,
-    1 noImageHeld, 2 hashMismatch, 3 activationFailure); None when none did."""
-    details: list[str] = field(default_factory=list)
 
 
 def _alert_codes(outcome: Outcome, verified: bool | None) -> list[int]:
@@ -163,15 +156,6 @@ def _alert_codes(outcome: Outcome, verified: bool | None) -> list[int]:
         ok = outcome.activated_version is not None
         return [ALERT_FUTURE_DATED_SUCCESS if ok else ALERT_FUTURE_DATED_FAILURE]
     return []
-
-
-def _response_code(response: bytes) -> int | None:
-    """The activateImageResponseCode a device's CS06 response carries, if it carries one."""
-    frame = decode_frame(response)
-    body = decode_payload(frame.header.message_code, frame.header.cra, frame.payload)
-    if isinstance(body, ActivateFirmwareResponse) and body.outcome is not None:
-        return body.outcome.code
-    return None
 
 
 class GbDevice:
@@ -213,12 +197,8 @@ class GbDevice:
         return ok, why
 
     def _emit(self, outcome: Outcome, *, verified: bool | None = None) -> None:
-        self.log.details.append(outcome.detail)
         self.log.alerts.extend(f"{code:04X}" for code in _alert_codes(outcome, verified))
         if outcome.response is not None:
-            code = _response_code(outcome.response)
-            if code is not None:
-                self.log.activation_response = code
             self.send(outcome.response)
         for alert in outcome.alerts:
             self.send(alert)
