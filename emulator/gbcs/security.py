@@ -4,7 +4,9 @@
   (64 octets). Signing is deterministic (RFC 6979) so runs replay byte for byte.
 * MAC key: ECDH between the two parties' key-agreement keys, then the NIST SP800-56A single-step
   KDF over SHA-256 (`ConcatKDFHash`) with otherInfo
-  `60 85 74 06 08 03 00 ‖ originatorId ‖ transactionId ‖ recipientId`, first 16 octets.
+  `60 85 74 06 08 03 00 ‖ originatorId ‖ 09 ‖ transactionId ‖ recipientId`, first 16 octets.
+  The `09` is the length of the transaction id (CRA flag ‖ originator counter); without it no
+  MAC of the DCC's test messages verifies.
 * MAC: AES-128-GMAC with IV `originatorId ‖ 00000000` and AAD
   `11 00 00 00 00 00 ‖ general-signing APDU`, truncated to 12 octets.
 
@@ -64,7 +66,16 @@ def derive_mac_key(
 ) -> bytes:
     """The 16-octet MAC key shared by the two key-agreement keys for this message."""
     shared = own_key.exchange(ec.ECDH(), peer_key)
-    other_info = KDF_ALGORITHM_ID + header.originator + header.transaction_id + header.recipient
+    transaction_id = header.transaction_id
+    other_info = b"".join(
+        (
+            KDF_ALGORITHM_ID,
+            header.originator,
+            bytes((len(transaction_id),)),
+            transaction_id,
+            header.recipient,
+        )
+    )
     kdf = ConcatKDFHash(algorithm=hashes.SHA256(), length=MAC_KEY_LENGTH, otherinfo=other_info)
     return kdf.derive(shared)
 
