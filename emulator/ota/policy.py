@@ -15,6 +15,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from emulator import framesize
 from emulator.errors import PolicyError
 
 
@@ -180,8 +181,10 @@ class ClientPolicy:
     """How an OTA client behaves. Every default is EmberZNet's (spec §2.4) unless noted."""
 
     # Block transfer.
-    max_data_size: int = 63
-    """MaximumDataSize put in Image Block/Page Requests (EmberZNet: 63)."""
+    max_data_size: int = framesize.DEFAULT_MAX_BLOCK_DATA
+    """MaximumDataSize put in Image Block/Page Requests: by default the largest block one
+    APS-encrypted Smart Energy frame holds (56, `emulator.framesize`; EmberZNet's client asks 63
+    and relies on the server to cap it)."""
     download_delay_ms: int = 0
     """Delay between a good block and the next request (EmberZNet DOWNLOAD_DELAY_MS: 0)."""
     use_page_requests: bool = False
@@ -269,8 +272,10 @@ class ClientPolicy:
 class ServerPolicy:
     """How an OTA server (a Comms Hub) serves images. Defaults: a well-behaved EmberZNet server."""
 
-    block_size_cap: int = 50
-    """Largest DataSize served (zigpy 50; SE with APS encryption 56; herdsman caps 40)."""
+    block_size_cap: int = framesize.DEFAULT_MAX_BLOCK_DATA
+    """Largest DataSize served: by default the largest block one APS-encrypted Smart Energy frame
+    holds (56, `emulator.framesize`, as EmberZNet's server computes it; zigpy caps at 50,
+    zigbee-herdsman at 50 or 40)."""
     version_policy: VersionPolicy = VersionPolicy.UPGRADE
     """Which stored image a query may get: newer ("upgrade"), older ("downgrade"), equal
     ("reinstall"), any different version ("any"), or nothing ("none")."""
