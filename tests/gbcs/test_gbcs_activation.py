@@ -465,11 +465,12 @@ def test_rules_table_covers_every_class():
 
 
 def test_mac_key_is_sp800_56a_single_step_kdf(headend):
+    """gb-firmware.md §4.6: otherInfo carries the transaction id behind its length octet 09."""
     frame = decode_frame(activate(headend))
     header = frame.header
     shared = KEYS["dev-ka"].exchange(ec.ECDH(), KEYS["acb"].public_key())
     other = bytes.fromhex("60857406080300") + header.originator
-    other += bytes((1,)) + header.counter.to_bytes(8, "big") + header.recipient
+    other += b"\x09" + bytes((1,)) + header.counter.to_bytes(8, "big") + header.recipient
     expected = hashlib.sha256(b"\x00\x00\x00\x01" + shared + other).digest()[:16]
     assert derive_mac_key(KEYS["dev-ka"], KEYS["acb"].public_key(), header) == expected
     # Both ends derive the same key.
