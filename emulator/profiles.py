@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator import config
+from emulator import config, framesize
 from emulator.config import ConfigReader, Key
 from emulator.errors import PolicyError, ProfileError
 from emulator.gbcs.activation import ActivationClass
@@ -120,6 +120,17 @@ class ZigbeeIdentity:
     node_type: NodeType
     sleepy: bool
     endpoints: tuple[Endpoint, ...]
+    aps_encryption: bool = True
+    """APS-encrypt unicast Smart Energy frames with the link key (NWK security is always on)."""
+    aps_extended_nonce: bool = False
+    """The APS auxiliary header carries the sender's IEEE address (8 more octets a frame)."""
+
+    @property
+    def security(self) -> framesize.Security:
+        """How this device's frames are secured, for the frame-size model."""
+        return framesize.Security(
+            aps_encryption=self.aps_encryption, aps_extended_nonce=self.aps_extended_nonce
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +189,8 @@ _ZIGBEE: dict[str, Key] = {
     "node_type": config.choice(NodeType),
     "sleepy": config.flag(),
     "endpoints": config.array(noun="endpoint tables", nonempty=True),
+    "aps_encryption": config.flag(True),
+    "aps_extended_nonce": config.flag(False),
 }
 _ENDPOINT: dict[str, Key] = {
     "id": config.integer(1, 240),
@@ -295,7 +308,15 @@ def _build(
         node_type=zigbee["node_type"],
         sleepy=zigbee["sleepy"],
         endpoints=tuple(endpoints),
+        aps_encryption=zigbee["aps_encryption"],
+        aps_extended_nonce=zigbee["aps_extended_nonce"],
     )
+    if identity.aps_extended_nonce and not identity.aps_encryption:
+        raise check.fail(
+            "zigbee.aps_extended_nonce",
+            "the extended nonce is part of APS encryption: set zigbee.aps_encryption = true",
+            here=True,
+        )
     ota = _client_policy(check, top["ota"], identity)
     profile = DeviceProfile(
         name=name,
@@ -343,12 +364,20 @@ def _client_policy(
         if isinstance(default, float):
             values[key] = float(value)
     values["hardware_version"] = identity.hardware_version
+    # MaximumDataSize: by default the largest block one frame of this device holds; a value
+    # the file states is kept, unless no frame of this device could carry such a block.
+    security = identity.security
+    values.setdefault("max_data_size", framesize.max_block_data(security))
     try:
-        return ClientPolicy(**values)
+        policy = ClientPolicy(**values)
     except PolicyError as exc:
         message = str(exc)
         key = next((k for k in values if f"ClientPolicy.{k} " in message), None)
         raise check.fail(f"ota.{key}" if key else "ota", message) from None
+    problem = framesize.block_data_problem(policy.max_data_size, security)
+    if problem is not None:
+        raise check.fail("ota.max_data_size", problem)
+    return policy
 
 
 def _cross_check(check: ConfigReader, p: DeviceProfile) -> None:
