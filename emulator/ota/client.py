@@ -1002,10 +1002,12 @@ class OtaClient:
             self._request_block()
 
     def _wait_for_data(self, cmd: Any) -> None:
+        """WAIT_FOR_DATA: wait as the times say. Only the 11-byte form, which carries
+        MinimumBlockPeriod, sets the attribute and adds that period to this wait; the 9-byte form
+        (older servers) leaves both alone (EmberZNet reads the field only when the frame is long
+        enough, spec §1.4)."""
         p = self.policy
         current, request = int(cmd.current_time), int(cmd.request_time)
-        if cmd.minimum_block_period is not None:
-            self.minimum_block_period = int(cmd.minimum_block_period)
         if current == 0:
             delay = float(request)
         elif request < current:
@@ -1013,10 +1015,13 @@ class OtaClient:
         else:
             delay = float(request - current)
         delay = min(delay, float(p.max_wait_s))
+        if cmd.minimum_block_period is not None:
+            self.minimum_block_period = int(cmd.minimum_block_period)
+            delay += self.minimum_block_period * p.min_block_period_scale
         self._awaiting = False
         if self._download is not None:
             self._download.page_start = None
-        self._arm(delay + self.minimum_block_period * p.min_block_period_scale)
+        self._arm(delay)
 
     def _on_download_default_response(self, rx: Received) -> None:
         cmd = rx.command

@@ -1,0 +1,46 @@
+"""The OTA client compared with EmberZNet's ota-client.c (issue 10): each test is one behaviour
+where the client had strayed from the spec digest (shared/spec/ota-cluster.md) or from EmberZNet,
+on the real client and server objects with real ZCL bytes."""
+
+from __future__ import annotations
+
+from ota_harness import ClientHarness, make_image
+
+from emulator.ota import frames
+from emulator.ota.frames import Status
+
+IMAGE = make_image(bytes(range(256)) * 8, version=2)
+
+
+def _wait_for_data(h: ClientHarness, *, request_time: int, period: int | None) -> list:
+    """An Image Block Response WAIT_FOR_DATA (CurrentTime 0) in the 11-byte form, or in the
+    9-byte form older servers send when `period` is None."""
+    data = frames.encode(
+        "image_block_response",
+        h.last.tsn,
+        status=Status.WAIT_FOR_DATA,
+        current_time=0,
+        request_time=request_time,
+        minimum_block_period=period or 0,
+    )
+    return h.raw(data if period is not None else data[:-2])
+
+
+# -- Image Block Response WAIT_FOR_DATA --------------------------------------------------------
+
+
+def test_nine_byte_wait_for_data_neither_changes_nor_adds_the_minimum_block_period():
+    """Spec §1.4 (0x05 WAIT_FOR_DATA): "The last field is absent in older servers. EmberZNet
+    parses it only if the frame is long enough". ota-client.c imageBlockResponseParse adds
+    MinimumBlockPeriod to the wait, and updates the attribute, only when the frame carries it."""
+    h = ClientHarness()
+    h.to_download(IMAGE)
+    _wait_for_data(h, request_time=10, period=2000)  # the 11-byte form: 10 s + 2000 ms
+    assert h.client.minimum_block_period == 2000
+    assert h.timer_delay == 12
+    h.fire()
+    _wait_for_data(h, request_time=30, period=None)  # the 9-byte form: 30 s, nothing added
+    assert h.client.minimum_block_period == 2000
+    assert h.timer_delay == 30
+    h.fire()
+    assert h.last.name == "image_block" and h.last.command.minimum_block_period == 2000
