@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator import config
+from emulator import config, framesize
 from emulator.config import ConfigReader, Key
 from emulator.device.campaign import MODES, PARTIES
 from emulator.errors import HomeFileError, ProfileError  # noqa: F401  (HomeFileError: re-exported)
@@ -45,15 +45,14 @@ ACTIVATE = MODES
 """How a campaign asks for activation: as `hanemu ota simulate --activate`."""
 SUPPLIERS = tuple(PARTIES)
 """Who signs the image and the CS06 commands (A, B, rogue, or forged: claims A, signs as rogue)."""
-MAX_BLOCK = 64
-"""Largest block a home may serve: one unfragmented 802.15.4 frame (127 bytes) holds the MAC,
-NWK and APS headers and an Image Block Response carrying 64 bytes."""
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     implementation: str = "hanemu"
-    max_block_size: int = 50
+    max_block_size: int = framesize.DEFAULT_MAX_BLOCK_DATA
+    """Largest block served; a home file's default is the largest block one frame of any of its
+    devices holds (`fitting_block`)."""
     minimum_block_period: int = 0
     """Milliseconds between Image Block Requests the server asks for (0: no limit)."""
     page_requests: bool = True
@@ -138,7 +137,7 @@ def _upgrade_time() -> Key:
 
 _SERVER: dict[str, Key] = {
     "implementation": config.choice(SERVERS, "hanemu"),
-    "max_block_size": config.integer(1, MAX_BLOCK, 50),
+    "max_block_size": config.integer(1, 255, None),  # None: what fits the home's devices
     "minimum_block_period": config.integer(0, 0xFFFE, 0),
     "page_requests": config.flag(True),
     "upgrade_time": _upgrade_time(),
@@ -206,6 +205,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
     )
     srv = r.table(top["server"], "server", _SERVER)
     devices = _devices(r, top["device"], profiles_dir)
+    srv["max_block_size"] = _block_size(r, srv["max_block_size"], devices)
     campaigns = _campaigns(r, top["campaign"], devices, path, home["duration"])
     faults = r.table(top["faults"], "faults", _FAULTS)
     return HomeConfig(
@@ -259,6 +259,28 @@ def _devices(
             )
         )
     return tuple(devices)
+
+
+def fitting_block(devices: tuple[DeviceConfig, ...]) -> int:
+    """The largest block one unfragmented frame carries to some device of the home (56 when
+    every device is an APS-encrypted Smart Energy device): the server's default cap. A client
+    asks for no more than its own frames hold, so a cap this large never makes a frame too big."""
+    return max(framesize.max_block_data(d.profile.zigbee.security) for d in devices)
+
+
+def _block_size(r: ConfigReader, stated: int | None, devices: tuple[DeviceConfig, ...]) -> int:
+    fits = fitting_block(devices)
+    if stated is None:
+        return fits
+    if stated > fits:
+        securities = sorted({str(d.profile.zigbee.security) for d in devices})
+        raise r.fail(
+            "server.max_block_size",
+            f"{stated} octets of block data cannot fit one unfragmented "
+            f"{framesize.PHY_MAX_PSDU}-octet 802.15.4 frame to any device of this home "
+            f"(at most {fits}; {', '.join(securities)})",
+        )
+    return stated
 
 
 def _campaigns(
