@@ -8,10 +8,15 @@ Layout (shared/spec/gb-firmware.md §4.4 and §4.6)::
         DF | 09 CRA-flag counter(8) | 08 originator(8) | 08 recipient(8)
            | date-time (00 = absent, or 0C + 12 octets) | other-info length, message code [+ extra]
            | content length | payload | signature length (00 or 40) | signature (64)
+    pre-command (a command before the Remote Party signs it and the DCC adds the MAC):
+        general signing, ending right after the payload (no signature length, no signature)
 
-`GroupingHeader` and `Frame` are plain data; `Frame.encode` / `decode_frame` are exact inverses
-and raise `GbcsFormatError` with the field and offset. This module owns bytes only: it never
-signs, verifies or decides anything, and never touches files or time.
+A general-signing message that ends exactly where its payload ends is a pre-command (§4.5, the
+RTDS `*_PRECOMMAND` vectors); only a command (CRA flag 1) can be one, so a response or alert cut
+there is truncated. `GroupingHeader` and `Frame` are plain data; `Frame.encode` and
+`decode_frame` are exact inverses and raise `GbcsFormatError` with the field and offset. This
+module owns bytes only: it never signs, verifies or decides anything, and never touches files or
+time.
 """
 
 from __future__ import annotations
@@ -91,12 +96,17 @@ class GroupingHeader:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A whole GBCS message: header, DER payload, optional signature and optional MAC."""
+    """A whole GBCS message: header, DER payload, optional signature and optional MAC.
+
+    `pre_command` marks a pre-command: a command that ends after its payload, with neither
+    signature length, signature nor MAC (so `signature` and `mac` are None).
+    """
 
     header: GroupingHeader
     payload: bytes
     signature: bytes | None = None
     mac: bytes | None = None
+    pre_command: bool = False
 
     def header_bytes(self) -> bytes:
         return self.header.encode(len(self.payload))
@@ -105,8 +115,16 @@ class Frame:
         """What a KRP or device signature covers: grouping header without its tag, payload."""
         return self.header_bytes()[1:] + self.payload
 
+    def to_pre_command(self) -> Frame:
+        """This command's pre-command: the same header and payload, no signature, no MAC."""
+        return Frame(self.header, self.payload, pre_command=True)
+
     def general_signing(self) -> bytes:
-        """The general-signing APDU: header, payload, signature length and signature."""
+        """The general-signing APDU: header, payload, signature length and signature (a
+        pre-command stops after the payload)."""
+        if self.pre_command:
+            self._check_pre_command()
+            return self.header_bytes() + self.payload
         if self.signature is None:
             trailer = b"\x00"
         elif len(self.signature) == SIGNATURE_LENGTH:
@@ -114,6 +132,17 @@ class Frame:
         else:
             raise GbcsFormatError("signature must be 64 octets", field="signature")
         return self.header_bytes() + self.payload + trailer
+
+    def _check_pre_command(self) -> None:
+        if self.header.cra is not Cra.COMMAND:
+            raise GbcsFormatError(
+                f"only a command can be a pre-command, not a {self.header.cra.name.lower()}",
+                field="pre_command",
+            )
+        if self.signature is not None or self.mac is not None:
+            raise GbcsFormatError(
+                "a pre-command carries no signature and no MAC", field="pre_command"
+            )
 
     def payload_offset(self) -> int:
         """Offset of the payload in `encode()`'s bytes (for error offsets)."""
@@ -140,12 +169,13 @@ class Frame:
 
 
 def decode_frame(data: bytes) -> Frame:
-    """The `Frame` in `data` (general signing, or general ciphering around it), all bytes used."""
+    """The `Frame` in `data` (general signing, or general ciphering around it, or a pre-command),
+    all bytes used."""
     data = bytes(data)
     if not data:
         raise GbcsFormatError("empty message", field="tag", offset=0)
     if data[0] == TAG_GENERAL_SIGNING:
-        frame, end = _decode_general_signing(data, 0)
+        frame, end = _decode_general_signing(data, 0, pre_command_allowed=True)
         if end != len(data):
             raise GbcsFormatError(
                 f"{len(data) - end} byte(s) after the signature", field="trailer", offset=end
@@ -177,7 +207,9 @@ def decode_frame(data: bytes) -> Frame:
     body = start + len(SECURITY_HEADER)
     if body >= len(data) or data[body] != TAG_GENERAL_SIGNING:
         raise GbcsFormatError("expected general signing (0xDF)", field="tag", offset=body)
-    frame, end = _decode_general_signing(data[: len(data) - MAC_LENGTH], body)
+    frame, end = _decode_general_signing(
+        data[: len(data) - MAC_LENGTH], body, pre_command_allowed=False
+    )
     if len(data) - end != MAC_LENGTH:
         raise GbcsFormatError(
             f"expected a {MAC_LENGTH}-octet MAC, found {len(data) - end}", field="mac", offset=end
@@ -185,8 +217,13 @@ def decode_frame(data: bytes) -> Frame:
     return Frame(frame.header, frame.payload, frame.signature, data[end:])
 
 
-def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
-    """(frame without MAC, end offset) for the general-signing APDU starting at `pos`."""
+def _decode_general_signing(
+    data: bytes, pos: int, *, pre_command_allowed: bool
+) -> tuple[Frame, int]:
+    """(frame without MAC, end offset) for the general-signing APDU starting at `pos`.
+
+    With `pre_command_allowed`, a command whose data ends right after its payload is a
+    pre-command; inside general ciphering (MAC'd) the signature length is always there."""
 
     def take(count: int, field: str) -> bytes:
         nonlocal pos
@@ -252,7 +289,19 @@ def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
             offset=content_at,
         )
     payload = take(content_length, "payload")
-    signature = optional(SIGNATURE_LENGTH, "signature", "signature")
+    pre_command = pos == len(data)
+    if pre_command and not (pre_command_allowed and cra is Cra.COMMAND):
+        why = (
+            "a MAC'd message always has one"
+            if not pre_command_allowed
+            else f"a {cra.name.lower()} cannot be a pre-command, which ends after its payload"
+        )
+        raise GbcsFormatError(
+            f"truncated: the signature length is missing ({why})",
+            field="signature_length",
+            offset=pos,
+        )
+    signature = None if pre_command else optional(SIGNATURE_LENGTH, "signature", "signature")
     header = GroupingHeader(
         cra=cra,
         counter=counter,
@@ -262,4 +311,4 @@ def _decode_general_signing(data: bytes, pos: int) -> tuple[Frame, int]:
         date_time=date_time,
         other_info_extra=other_info[2:],
     )
-    return Frame(header, payload, signature), pos
+    return Frame(header, payload, signature, pre_command=pre_command), pos
