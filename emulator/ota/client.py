@@ -788,7 +788,14 @@ class OtaClient:
         self._send_query()
 
     def _on_query_default_response(self, rx: Received) -> None:
-        if self._awaiting and rx.command.command_id == frames.command_id("query_next_image"):
+        """A failing Default Response to the query ends the wait, as "no image" does. SUCCESS is
+        no answer: EmberZNet's default-response callback ignores every SUCCESS ("successful
+        responses will send a non-default response message"), so the query stays out and times
+        out as usual."""
+        cmd = rx.command
+        if cmd.status == Status.SUCCESS:
+            return
+        if self._awaiting and cmd.command_id == frames.command_id("query_next_image"):
             self._awaiting = False
             self._arm(self.policy.query_interval_s)
 

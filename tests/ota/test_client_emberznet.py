@@ -44,3 +44,22 @@ def test_nine_byte_wait_for_data_neither_changes_nor_adds_the_minimum_block_peri
     assert h.timer_delay == 30
     h.fire()
     assert h.last.name == "image_block" and h.last.command.minimum_block_period == 2000
+
+
+# -- Default Response to Query Next Image ------------------------------------------------------
+
+
+def test_default_response_success_to_a_query_is_no_answer():
+    """ota-client.c sl_zigbee_af_ota_bootload_cluster_client_default_response_cb: "The only
+    default response we care about is non-success values"; a SUCCESS one is ignored, so the query
+    is still unanswered and times out as usual (spec §2.3: no response in MESSAGE_TIMEOUT ->
+    errors++, resend)."""
+    h = ClientHarness()
+    query = h.to_query()
+    h.raw(frames.encode_default_response(query.tsn, 0x01, Status.SUCCESS, frames.S2C))
+    assert h.timer_delay == 3.0  # still MESSAGE_TIMEOUT, not the 5-minute query delay
+    h.fire()
+    assert h.client._errors == 1 and h.last.name == "query_next_image"
+    # A failing Default Response does end the wait: query again after the query delay.
+    h.raw(frames.encode_default_response(h.last.tsn, 0x01, Status.FAILURE, frames.S2C))
+    assert h.timer_delay == 300
