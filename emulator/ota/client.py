@@ -50,6 +50,13 @@ NO_STACK_VERSION = 0xFFFF
 VERIFY_DELAY_S = 0.01
 """EmberZNet verifies in chunks every VERIFY_DELAY_MS (10 ms); one step here."""
 
+#: Image Block Response statuses with which a server ends a download (EmberZNet: ABORT and
+#: NO_IMAGE_AVAILABLE; UNSUP_CLUSTER_COMMAND too, outside page mode). Any other status but
+#: SUCCESS and WAIT_FOR_DATA is unknown: answered INVALID_VALUE, the download goes on.
+_SERVER_ENDS_DOWNLOAD = frozenset(
+    {Status.ABORT, Status.NO_IMAGE_AVAILABLE, Status.UNSUP_CLUSTER_COMMAND}
+)
+
 # Broadcast Image Notify payload lengths by payload type (spec §1.4).
 _NOTIFY_LENGTHS = {0: 2, 1: 4, 2: 6, 3: 10}
 
@@ -979,8 +986,13 @@ class OtaClient:
             self._page_mode = False  # T28, in a block response rather than a Default Response
             self._request_block()
             return
-        # ABORT, NO_IMAGE_AVAILABLE, or anything else a server ends a transfer with.
-        self._server_abort(f"{_status_name(status)}: download aborted by server")
+        if status in _SERVER_ENDS_DOWNLOAD:
+            self._server_abort(f"{_status_name(status)}: download aborted by server")
+            return
+        # EmberZNet: "Unknown Image block response status code": INVALID_VALUE, and the download
+        # goes on (the answer still counts as one: the same offset is asked again at the tick).
+        self._default_response(rx, Status.INVALID_VALUE)
+        self._stale_seen = True
 
     def _store_block(self, data: bytes) -> None:
         d = self._download

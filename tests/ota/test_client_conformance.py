@@ -675,10 +675,9 @@ def test_gb_verification_hook_checks_the_supplier_signature():
     assert "signature" in bad.reason and bad.running_image == running_image(1)
 
 
-def test_unknown_block_status_is_named_in_hex():
+def test_a_status_with_no_name_is_named_in_hex():
     h = ClientHarness()
-    h.to_download(IMAGE)
-    good = frames.encode("image_block_response", h.last.tsn, status=Status.ABORT)
-    h.raw(good[:3] + b"\x20")
+    h.to_waiting(IMAGE)
+    h.raw(frames.encode_default_response(h.last.tsn, 0x06, 0x20, frames.S2C))
     assert h.client.state is State.QUERY_NEXT_IMAGE
-    assert h.client.last_reason == "0x20: download aborted by server"
+    assert h.client.last_reason == "0x20: upgrade refused by server"

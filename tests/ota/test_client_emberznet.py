@@ -4,9 +4,12 @@ on the real client and server objects with real ZCL bytes."""
 
 from __future__ import annotations
 
-from ota_harness import ClientHarness, make_image
+from ota_harness import TYPE as IMAGE_TYPE
+from ota_harness import ClientHarness, default_responses, make_image
 
+from emulator.ota import client as oc
 from emulator.ota import frames
+from emulator.ota.client import State
 from emulator.ota.frames import Status
 
 IMAGE = make_image(bytes(range(256)) * 8, version=2)
@@ -44,6 +47,27 @@ def test_nine_byte_wait_for_data_neither_changes_nor_adds_the_minimum_block_peri
     assert h.timer_delay == 30
     h.fire()
     assert h.last.name == "image_block" and h.last.command.minimum_block_period == 2000
+
+
+def test_unknown_block_response_status_gets_invalid_value_and_the_download_goes_on():
+    """ota-client.c imageBlockResponseParse: a status other than SUCCESS, WAIT_FOR_DATA, ABORT,
+    NO_IMAGE_AVAILABLE and UNSUP_CLUSTER_COMMAND is "Unknown Image block response status code"
+    and returns INVALID_VALUE (sent as a Default Response, spec §1.5: "EmberZNet: block response
+    ... mismatch"); the download is not aborted. The answer still ends the wait (commandParse
+    clears waitingForResponse first), so the tick asks for the same offset without an error."""
+    h = ClientHarness()
+    h.to_download(IMAGE)
+    h.block(IMAGE)
+    abort = frames.encode("image_block_response", h.last.tsn, status=Status.ABORT)
+    actions = h.raw(abort[:3] + b"\x20")  # status 0x20: no such Image Block Response status
+    assert default_responses(h.sent_since(actions)) == [(0x05, Status.INVALID_VALUE)]
+    assert h.client.state is State.DOWNLOAD and h.client.image_type_id == IMAGE_TYPE
+    assert not any(isinstance(a, oc.Outcome) for a in actions)
+    h.fire()
+    assert h.last.name == "image_block" and h.last.command.file_offset == 50
+    assert h.client._errors == 0
+    h.download_all(IMAGE)
+    assert h.client.state is State.VERIFY_IMAGE
 
 
 # -- Default Response to Query Next Image ------------------------------------------------------
