@@ -1293,12 +1293,6 @@ TRANSITIONS: dict[tuple[State, Trigger], Row] = {
     (S.COUNTDOWN_TO_UPGRADE, T.ACTIVATION_FAILED): _row(
         C._on_activation_failed, S.QUERY_NEXT_IMAGE
     ),
-    (S.COUNTDOWN_TO_UPGRADE, T.UPGRADE_END_RESPONSE): _row(
-        C._on_upgrade_end_response,
-        S.WAITING_FOR_UPGRADE_MESSAGE,
-        S.COUNTDOWN_TO_UPGRADE,
-        S.UPGRADE_VIA_OUT_OF_BAND,
-    ),
     # UPGRADE_VIA_OUT_OF_BAND
     (S.UPGRADE_VIA_OUT_OF_BAND, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
     (S.UPGRADE_VIA_OUT_OF_BAND, T.OUT_OF_BAND_ACTIVATE): _row(
@@ -1324,6 +1318,10 @@ _NO_SERVER = "no OTA server selected yet (spec §2.3: commands invalid for the s
 _BUSY = "an upgrade in progress ignores Image Notify (spec §1.6.6)"
 _NEVER_ASKED = "this client never sends Query Device Specific File Request"
 _INVALID = "command invalid for the state (spec §2.3): ignored"
+_COUNTING_DOWN = (
+    "the upgrade is already accepted and counting down: EmberZNet takes Upgrade End Response "
+    "only while waiting for one (or for the out-of-band event)"
+)
 
 #: Every (state, trigger) pair outside TRANSITIONS, with why it is ignored.
 IGNORED: dict[tuple[State, Trigger], str] = {
@@ -1451,6 +1449,7 @@ IGNORED: dict[tuple[State, Trigger], str] = {
     (S.COUNTDOWN_TO_UPGRADE, T.SERVER_EUI): _NO_LOOKUP,
     (S.COUNTDOWN_TO_UPGRADE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
     (S.COUNTDOWN_TO_UPGRADE, T.IMAGE_NOTIFY): _BUSY,
+    (S.COUNTDOWN_TO_UPGRADE, T.UPGRADE_END_RESPONSE): _COUNTING_DOWN,
     (S.COUNTDOWN_TO_UPGRADE, T.QUERY_NEXT_IMAGE_RESPONSE): _INVALID,
     (S.COUNTDOWN_TO_UPGRADE, T.IMAGE_BLOCK_RESPONSE): _INVALID,
     (S.COUNTDOWN_TO_UPGRADE, T.QUERY_SPECIFIC_FILE_RESPONSE): _NEVER_ASKED,

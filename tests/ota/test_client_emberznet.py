@@ -4,8 +4,8 @@ on the real client and server objects with real ZCL bytes."""
 
 from __future__ import annotations
 
+from ota_harness import MFG, ClientHarness, default_responses, make_image
 from ota_harness import TYPE as IMAGE_TYPE
-from ota_harness import ClientHarness, default_responses, make_image
 
 from emulator.ota import client as oc
 from emulator.ota import frames
@@ -87,3 +87,33 @@ def test_default_response_success_to_a_query_is_no_answer():
     # A failing Default Response does end the wait: query again after the query delay.
     h.raw(frames.encode_default_response(h.last.tsn, 0x01, Status.FAILURE, frames.S2C))
     assert h.timer_delay == 300
+
+
+# -- Upgrade End Response ----------------------------------------------------------------------
+
+
+def test_upgrade_end_response_during_countdown_is_refused_with_failure():
+    """ota-client.c commandParse: an Upgrade End Response outside WAITING_FOR_UPGRADE_MESSAGE and
+    UPGRADE_VIA_OUT_OF_BAND is "unexpected ... Ignored" and answered FAILURE (spec §2.3: "command
+    invalid for current state -> ignored (FAILURE default rsp if unicast)"). The countdown the
+    first response started is kept."""
+    h = ClientHarness()
+    h.to_waiting(IMAGE)
+    h.upgrade_end_response(0, 600)
+    assert h.client.state is State.COUNTDOWN_TO_UPGRADE
+    due = h.due
+    actions = h.upgrade_end_response(0, 0)  # "upgrade now" while counting down
+    assert default_responses(h.sent_since(actions)) == [(0x07, Status.FAILURE)]
+    assert h.client.state is State.COUNTDOWN_TO_UPGRADE and h.due == due
+    # Broadcast: ignored without an answer.
+    data = frames.encode(
+        "upgrade_end_response",
+        h.last.tsn,
+        manufacturer_code=MFG,
+        image_type=IMAGE_TYPE,
+        file_version=2,
+        current_time=0,
+        upgrade_time=0,
+    )
+    assert h.raw(data, broadcast=True) == [] and h.due == due
+    assert isinstance(h.fire()[-1], oc.Activate)
