@@ -66,6 +66,8 @@ APS_AUX_HEADER = 5
 APS_EXTENDED_NONCE = 8
 """The source IEEE address, when the APS auxiliary header carries the extended nonce."""
 APS_MIC = 4
+APS_FRAGMENTATION_HEADER = 2
+"""Extended frame control 1, block number 1: what each fragment of a fragmented message adds."""
 ZCL_HEADER = 3
 """Frame control 1, sequence 1, command 1."""
 ZCL_MANUFACTURER_CODE = 2
@@ -73,9 +75,15 @@ ZCL_MANUFACTURER_CODE = 2
 IMAGE_BLOCK_RESPONSE_FIELDS = 14
 """Status 1, manufacturer code 2, image type 2, file version 4, file offset 4, data size 1."""
 
+ZDO_PROFILE = 0x0000
 SMART_ENERGY_PROFILE = 0x0109
 KEY_ESTABLISHMENT_CLUSTER = 0x0800
 """Sets up the link key, so it cannot be APS-encrypted with it."""
+TUNNELING_CLUSTER = 0x0704
+FRAGMENTED_CLUSTERS = frozenset({TUNNELING_CLUSTER})
+"""Clusters whose unicast messages may span several frames (APS fragmentation): SE Tunneling,
+which carries GBCS messages far longer than one frame. Every other frame, OTA's included, must
+fit one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,9 @@ class Security:
             return "APS encryption with extended nonce"
         return "APS encryption"
 
+
+OVERSIZE_EVENT = "oversize-frame"
+"""The device event an air records for a frame it refused (with the `oversize` reason)."""
 
 SMART_ENERGY = Security()
 """A GB HAN device: APS-encrypted Smart Energy frames, no APS extended nonce."""
@@ -152,9 +163,15 @@ def psdu_octets(aps_payload: int, security: Security) -> int:
     return layers(security).total + aps_payload
 
 
-def air_octets(aps_payload: int, security: Security) -> int:
-    """Octets on the air (PHY header included) for `aps_payload` octets."""
-    return PHY_HEADER + psdu_octets(aps_payload, security)
+def air_octets(aps_payload: int, security: Security, *, fragmented: bool = False) -> int:
+    """Octets on the air (PHY headers included) for `aps_payload` octets: one frame, or with
+    `fragmented` as many frames as APS fragmentation needs (each with its 2-octet fragment
+    header)."""
+    if not fragmented:
+        return PHY_HEADER + psdu_octets(aps_payload, security)
+    room = max_aps_payload(security) - APS_FRAGMENTATION_HEADER
+    frames = max(1, -(-aps_payload // room))
+    return frames * (PHY_HEADER + layers(security).total + APS_FRAGMENTATION_HEADER) + aps_payload
 
 
 def zcl_header_length(data: bytes) -> int:
@@ -203,6 +220,19 @@ def oversize(data: bytes, security: Security, *, zcl: bool = True) -> str | None
         f"frame of {size} octets exceeds the {PHY_MAX_PSDU}-octet 802.15.4 PHY limit "
         f"({' + '.join(parts)})"
     )
+
+
+def refusal(
+    data: bytes, device: Security, *, profile_id: int | None, cluster_id: int, unicast: bool
+) -> str | None:
+    """The one frame-size rule of every air: why the frame carrying APS payload `data` (from or
+    to a device secured as `device`) is not sent, or None when it may be. A unicast message of
+    a cluster that uses APS fragmentation is never refused; any other frame whose PSDU would be
+    over 127 octets is."""
+    if unicast and cluster_id in FRAGMENTED_CLUSTERS:
+        return None
+    security = frame_security(device, profile_id=profile_id, cluster_id=cluster_id, unicast=unicast)
+    return oversize(data, security, zcl=profile_id != ZDO_PROFILE)
 
 
 def block_data_problem(value: int, security: Security) -> str | None:

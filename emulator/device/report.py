@@ -3,7 +3,8 @@ one report type, for every air and every face (`ota simulate`, `home run`, fleet
 
 `settled` says when nothing more will happen to a device without new input: the run may end.
 `judge` turns a device and the head-end's record of its campaign into an `OutcomeKind` and an honest
-reason; `device_report` into a `DeviceReport`. This module only reads the device and the
+reason (naming frames the air refused as too big for one 802.15.4 frame, when it did);
+`device_report` into a `DeviceReport`. This module only reads the device and the
 head-end; it never changes either and never reads wall time.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from emulator.device.campaign import ActivationMode
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.headend import DeviceCampaign
+from emulator.framesize import OVERSIZE_EVENT
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
 
@@ -64,10 +66,26 @@ def _command_verdicts(device: EmulatedDevice, commands: list[dict[str, Any]]) ->
                 command["detail"] = processed[0]["detail"]
 
 
+def oversize_frames(device: EmulatedDevice) -> list[str]:
+    """The reason of every frame the air refused to or from `device` as too big, in order."""
+    return [e["reason"] for e in device.events if e.get("event") == OVERSIZE_EVENT]
+
+
 def judge(
     device: EmulatedDevice, campaign: DeviceCampaign | None
 ) -> tuple[OutcomeKind, str | None]:
     """The one outcome rule."""
+    outcome, reason = _judge(device, campaign)
+    refused = oversize_frames(device)
+    if refused and outcome is not OutcomeKind.ACTIVATED:
+        said = f"the air refused {len(refused)} frame(s): {refused[0]}"
+        reason = f"{reason}; {said}" if reason else said
+    return outcome, reason
+
+
+def _judge(
+    device: EmulatedDevice, campaign: DeviceCampaign | None
+) -> tuple[OutcomeKind, str | None]:
     notes: list[str] = []
     lost: list[str] = []  # commands that never reached a powered device: not refusals
     cancelled = False
@@ -152,6 +170,10 @@ class DeviceReport:
     invalid_records: int = 0
     running_changed_before_activation: bool = False
     running_image: bytes = b""
+    oversize_frames: int = 0
+    """Frames to or from the device the air refused: over 127 octets in one 802.15.4 frame."""
+    oversize_reason: str | None = None
+    """Why the first of them was refused (its octets, layer by layer)."""
 
     @property
     def as_expected(self) -> bool:
@@ -179,6 +201,8 @@ class DeviceReport:
             "download_seconds": self.download_seconds,
             "activation_response": self.activation_response,
             "alerts": self.alerts,
+            "oversize_frames": self.oversize_frames,
+            "oversize_reason": self.oversize_reason,
             **(self.gb or {}),
             "events": self.events,
         }
@@ -196,6 +220,7 @@ def device_report(
     if campaign is not None:
         _command_verdicts(device, campaign.commands)
     outcome, reason = judge(device, campaign)
+    refused = oversize_frames(device)
     stats = device.stats
     started, finished = stats.download_started, stats.download_finished
     device._check_running_untouched()
@@ -234,6 +259,8 @@ def device_report(
         invalid_records=stats.invalid_records,
         running_changed_before_activation=device.running_changed_early,
         running_image=device.flash.running,
+        oversize_frames=len(refused),
+        oversize_reason=refused[0] if refused else None,
     )
 
 

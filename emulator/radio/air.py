@@ -9,6 +9,10 @@ behind one `Bus`: a scenario names its air and nothing above `radio/` changes wh
 * `zigpy` (`radio/zigpy_air.py`): a real zigpy coordinator on hanemu's in-process radio; devices
   join, are interviewed and discover the hub with ZDO, and a pcap can be written.
 
+Every air applies one frame-size rule (`emulator.framesize.refusal`): a frame whose 802.15.4
+PSDU would be over 127 octets is not delivered, and `refuse` records it as the device's
+"oversize-frame" event with the reason, which the device's report counts.
+
 This module owns the interface and the choice of air; it never decides what a device or the hub
 does and never reads wall time.
 """
@@ -19,6 +23,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from emulator import framesize
 from emulator.clock import Clock
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import CommsHub
@@ -52,6 +57,20 @@ class Air(Protocol):
 
     async def stop(self) -> None:
         """Tear the network down; nothing is delivered after this."""
+
+
+def refuse(device: EmulatedDevice, reason: str, *, cluster: int, sender: str) -> None:
+    """Record that the air refused a frame from `sender` ("device" or "hub") to or from
+    `device` because it does not fit one 802.15.4 frame (`reason` says by how much)."""
+    device.events.append(
+        {
+            "t": round(device.clock.now, 6),
+            "event": framesize.OVERSIZE_EVENT,
+            "from": sender,
+            "cluster": f"0x{cluster:04X}",
+            "reason": reason,
+        }
+    )
 
 
 def make_air(

@@ -4,7 +4,9 @@ Each device gets its own pair of OTA links (`emulator.ota.link.Link`: latency, j
 scenario's drop, duplicate, reorder and corruption faults) and a fault-free tunnel link with the
 same latency for GBCS. Server discovery and EUI resolution answer after a fixed latency with the
 one hub. Nothing is delivered inline: every frame lands later, through the clock, so a reply can
-never re-enter its sender. This is the fast path `ota simulate` and fleets run on.
+never re-enter its sender. A frame that would not fit one 802.15.4 frame for the device's
+security (`emulator.framesize.refusal`, as on the zigpy air) is not sent and is recorded
+(`air.refuse`). This is the fast path `ota simulate` and fleets run on.
 
 This module owns moving bytes between the hub and devices; it never decides what either does and
 never reads wall time.
@@ -15,13 +17,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from emulator import framesize
 from emulator.clock import Clock
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import CommsHub
 from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.frames import Send
 from emulator.ota.link import Link, LinkPolicy
-from emulator.profiles import OTA_CLUSTER
+from emulator.profiles import OTA_CLUSTER, SMART_ENERGY_PROFILE
+from emulator.radio.air import refuse
 
 HUB_ADDRESS = 0x0000
 HUB_IEEE = 0x000D6F0000198B36
@@ -41,6 +45,20 @@ class _DirectPort:
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
 
+    def _fits(self, cluster: int, data: bytes, sender: str) -> bool:
+        """Whether the frame may be sent (every frame here is a unicast Smart Energy frame)."""
+        reason = framesize.refusal(
+            data,
+            self.device.zigbee.security,
+            profile_id=SMART_ENERGY_PROFILE,
+            cluster_id=cluster,
+            unicast=True,
+        )
+        if reason is None:
+            return True
+        refuse(self.device, reason, cluster=cluster, sender=sender)
+        return False
+
     def _carry(self, link: Link, data: bytes, deliver: Callable[[bytes], None], delay=0.0):
         """Each copy the link lets through lands at `deliver` later (never inline)."""
         air = self.air
@@ -51,7 +69,8 @@ class _DirectPort:
     # -- Port -----------------------------------------------------------------------------------
 
     def send_ota(self, send: Send) -> None:
-        self._carry(self.up, send.data, self._at_hub, send.delay)
+        if self._fits(OTA_CLUSTER, send.data, "device"):
+            self._carry(self.up, send.data, self._at_hub, send.delay)
 
     # Every landing checks the air is still up: nothing is delivered after `stop`.
 
@@ -60,7 +79,8 @@ class _DirectPort:
             self.air.hub.ota_received(self.device.nwk, data)
 
     def send_tunnel(self, frame: bytes) -> None:
-        self._carry(self.tunnel_up, frame, self._tunnel_at_hub)
+        if self._fits(TUNNELING_CLUSTER, frame, "device"):
+            self._carry(self.tunnel_up, frame, self._tunnel_at_hub)
 
     def _tunnel_at_hub(self, frame: bytes) -> None:
         if self.air.up:
@@ -78,6 +98,8 @@ class _DirectPort:
     # -- from the hub ---------------------------------------------------------------------------
 
     def from_hub(self, cluster: int, data: bytes) -> None:
+        if not self._fits(cluster, data, "hub"):
+            return
         if cluster == OTA_CLUSTER:
             self._carry(self.down, data, self._ota_at_device)
         elif cluster == TUNNELING_CLUSTER:

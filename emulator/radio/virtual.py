@@ -3,7 +3,12 @@
 `VirtualNetwork` is the air. The coordinator hands it packets through
 `VirtualControllerApplication.send_packet`; emulated nodes hand it packets through
 `VirtualNetwork.to_coordinator`. Every delivery is scheduled on the running loop after the frame's
-air time (250 kbit/s), never called synchronously, so a reply can never re-enter the sender.
+air time (250 kbit/s, every octet of the frame counted by `emulator.framesize`: PHY, MAC, NWK and
+its security, APS and its encryption for a node's unicast Smart Energy frames, fragments for the
+Tunneling cluster), never called synchronously, so a reply can never re-enter the sender. A
+frame whose PSDU would be over 127 octets (`framesize.refusal`, the rule the direct air applies
+too) is not delivered: the coordinator's send fails with `DeliveryError`, a node's frame is
+dropped, and `on_oversize` hears of it (`oversize_frames` counts them).
 Frames of the faulted clusters (by default the OTA cluster only: join, interview, discovery and
 the GBCS tunnel, whose end-to-end retries hanemu does not model, stay intact) cross a seeded `Link`
 that may drop, duplicate or corrupt them. Every frame that reaches the air is offered to the
@@ -56,6 +61,8 @@ from zigpy.device import Device as ZigbeeDevice
 from zigpy.device import ResponseKey
 from zigpy.zcl import foundation
 
+from emulator import framesize
+from emulator.framesize import Security
 from emulator.ota.link import Link, LinkPolicy
 
 SE_PROFILE_ID = 0x0109
@@ -63,8 +70,6 @@ OTA_CLUSTER = 0x0019
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:19:8b:36")
 BIT_RATE = 250_000
 """IEEE 802.15.4 at 2.4 GHz: 250 kbit/s."""
-FRAME_OVERHEAD = 6 + 9 + 8 + 8 + 2
-"""PHY header, MAC header, NWK header, APS header, FCS: bytes on the air besides the payload."""
 
 LOGGER = logging.getLogger(__name__)
 
@@ -78,11 +83,28 @@ class Node(Protocol):
 
 
 Capture = Callable[[t.ZigbeePacket, float], None]
+Oversize = Callable[[int, t.ZigbeePacket, str], None]
+"""Told (node address, packet, reason) of every frame the air refused as too big."""
 
 
-def air_time(packet: t.ZigbeePacket) -> float:
-    """Seconds a frame occupies the channel."""
-    return (len(packet.data.serialize()) + FRAME_OVERHEAD) * 8 / BIT_RATE
+def _unicast(packet: t.ZigbeePacket) -> bool:
+    return packet.dst is not None and packet.dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE)
+
+
+def frame_security(packet: t.ZigbeePacket, node: Security) -> Security:
+    """The security `packet`, to or from a node secured as `node`, carries on the air."""
+    return framesize.frame_security(
+        node, profile_id=packet.profile_id, cluster_id=packet.cluster_id, unicast=_unicast(packet)
+    )
+
+
+def air_time(packet: t.ZigbeePacket, node: Security = framesize.SMART_ENERGY) -> float:
+    """Seconds a frame (all its fragments, for a fragmented cluster) occupies the channel."""
+    fragmented = _unicast(packet) and packet.cluster_id in framesize.FRAGMENTED_CLUSTERS
+    octets = framesize.air_octets(
+        len(packet.data.serialize()), frame_security(packet, node), fragmented=fragmented
+    )
+    return octets * 8 / BIT_RATE
 
 
 class VirtualNetwork:
@@ -104,15 +126,39 @@ class VirtualNetwork:
         self.captures: list[Capture] = []
         self.frames = 0
         self.faulted_clusters = frozenset(faulted_clusters)
+        self.security: dict[int, Security] = {}
+        """Each attached node's frame security (by NWK address)."""
+        self.oversize_frames = 0
+        """Frames refused because they do not fit one 802.15.4 frame."""
+        self.on_oversize: Oversize | None = None
 
-    def attach(self, node: Node) -> None:
+    def attach(self, node: Node, *, security: Security = framesize.SMART_ENERGY) -> None:
         self.nodes[node.nwk] = node
+        self.security[node.nwk] = security
 
     def detach(self, node: Node) -> None:
         self.nodes.pop(node.nwk, None)
+        self.security.pop(node.nwk, None)
 
-    def _copies(self, packet: t.ZigbeePacket, link: Link) -> list[tuple[float, t.ZigbeePacket]]:
-        delay = air_time(packet)
+    def _refused(self, packet: t.ZigbeePacket, nwk: int) -> str | None:
+        """Why `packet`, to or from node `nwk`, may not be sent (recorded), or None."""
+        reason = framesize.refusal(
+            packet.data.serialize(),
+            self.security.get(nwk, framesize.SMART_ENERGY),
+            profile_id=packet.profile_id,
+            cluster_id=packet.cluster_id,
+            unicast=_unicast(packet),
+        )
+        if reason is not None:
+            self.oversize_frames += 1
+            if self.on_oversize is not None:
+                self.on_oversize(nwk, packet, reason)
+        return reason
+
+    def _copies(
+        self, packet: t.ZigbeePacket, link: Link, nwk: int
+    ) -> list[tuple[float, t.ZigbeePacket]]:
+        delay = air_time(packet, self.security.get(nwk, framesize.SMART_ENERGY))
         if packet.cluster_id not in self.faulted_clusters:
             return [(delay, packet)]
         data = packet.data.serialize()
@@ -148,7 +194,11 @@ class VirtualNetwork:
                 raise zigpy.exceptions.DeliveryError(f"no route to {packet.dst.address}")
         else:
             targets = list(self.nodes.values())
-        for delay, copy in self._copies(packet, self.down):
+        nwk = targets[0].nwk if _unicast(packet) else int(packet.dst.address)
+        reason = self._refused(packet, nwk)
+        if reason is not None:  # as a real NCP refuses a message too long to send
+            raise zigpy.exceptions.DeliveryError(reason)
+        for delay, copy in self._copies(packet, self.down, nwk):
             loop.call_later(delay, self._land_at_nodes, copy, targets)
 
     def _land_at_nodes(self, packet: t.ZigbeePacket, targets: list[Node]) -> None:
@@ -160,7 +210,10 @@ class VirtualNetwork:
     def to_coordinator(self, packet: t.ZigbeePacket) -> None:
         """A node transmits (to the coordinator, or a broadcast the coordinator hears)."""
         loop = asyncio.get_running_loop()
-        for delay, copy in self._copies(packet, self.up):
+        nwk = packet.src.address if packet.src is not None else -1
+        if self._refused(packet, nwk) is not None:
+            return
+        for delay, copy in self._copies(packet, self.up, nwk):
             loop.call_later(delay, self._land_at_coordinator, copy)
 
     def _land_at_coordinator(self, packet: t.ZigbeePacket) -> None:
@@ -346,7 +399,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
             | zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice,
             manufacturer_code=0x1234,
-            maximum_buffer_size=82,
+            maximum_buffer_size=framesize.max_aps_payload(framesize.NWK_ONLY),
             maximum_incoming_transfer_size=82,
             server_mask=0x2C41,
             maximum_outgoing_transfer_size=82,

@@ -29,6 +29,7 @@ from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.link import LinkPolicy
 from emulator.profiles import OTA_CLUSTER
 from emulator.radio import virtual
+from emulator.radio.air import refuse
 from emulator.radio.virtual import Capture, VirtualNetwork
 from emulator.radio.zigpy_node import ZigpyNode
 
@@ -77,6 +78,7 @@ class ZigpyAir:
         self.net = VirtualNetwork(faults=ota_faults, rng=random.Random(rng.getrandbits(64)))
         if pcap is not None:
             self.net.captures.append(pcap)
+        self.net.on_oversize = self._oversize
         self.nodes: dict[int, ZigpyNode] = {}
         self._tasks: set[asyncio.Task] = set()
         self.app: Any = None
@@ -142,7 +144,13 @@ class ZigpyAir:
         )
         self.nodes[device.nwk] = node
         device.port = node
-        self.net.attach(node)
+        self.net.attach(node, security=device.zigbee.security)
+
+    def _oversize(self, nwk: int, packet: t.ZigbeePacket, reason: str) -> None:
+        node = self.nodes.get(nwk)
+        if node is not None:
+            sender = "device" if packet.src is not None and packet.src.address == nwk else "hub"
+            refuse(node.device, reason, cluster=packet.cluster_id, sender=sender)
 
     def join(self, device: EmulatedDevice) -> None:
         self.nodes[device.nwk].announce()  # a joining node announces itself before it talks
