@@ -500,7 +500,8 @@ def one_device(
             name="device",
             zigbee=plain_identity(header.manufacturer_id, header.image_type, version),
             policy=ClientPolicy(
-                max_data_size=63 if max_data_size is None else max_data_size,
+                # By default the largest block one APS-encrypted SE frame holds.
+                **({} if max_data_size is None else {"max_data_size": max_data_size}),
                 use_page_requests=page_size is not None,
                 page_size=page_size or 1024,
             ),
