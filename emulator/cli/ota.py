@@ -21,6 +21,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from emulator import framesize
 from emulator.cli.params import Int
 from emulator.device.campaign import (
     DEFAULT_IMAGE_SIZE,
@@ -154,16 +155,15 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 @click.option(
     "--max-data-size",
     type=Int(1, 255),
-    default=63,
-    show_default=True,
-    help="Client MaximumDataSize.",
+    default=None,
+    help="Client MaximumDataSize. [default: the largest block one 802.15.4 frame of the device "
+    "holds: 56 with APS encryption]",
 )
 @click.option(
     "--server-block-cap",
     type=Int(1, 255),
-    default=50,
-    show_default=True,
-    help="Largest block the server serves.",
+    default=None,
+    help="Largest block the server serves. [default: as --max-data-size]",
 )
 @click.option(
     "--page-size",
@@ -223,9 +223,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 )
 @click.option("--realtime", is_flag=True, help="Run on the wall clock instead of virtual time.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
 def simulate(
-    ctx: click.Context,
     image_path: Path | None,
     profile_name: str | None,
     activate: str | None,
@@ -236,8 +234,8 @@ def simulate(
     replay: bool,
     image_size: int,
     current_version: int | None,
-    max_data_size: int,
-    server_block_cap: int,
+    max_data_size: int | None,
+    server_block_cap: int | None,
     page_size: int | None,
     wait_for_data: int,
     min_block_period: int | None,
@@ -266,8 +264,12 @@ def simulate(
         _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay)
     image = read_image(image_path) if image_path is not None else None
     when, delay = upgrade_time
+    profile = None if profile_name is None else load_profile(profile_name)
+    security = framesize.SMART_ENERGY if profile is None else profile.zigbee.security
+    _fits_frame("--max-data-size", max_data_size, security)
+    _fits_frame("--server-block-cap", server_block_cap, security)
     scenario = one_device(
-        profile=None if profile_name is None else load_profile(profile_name),
+        profile=profile,
         image=image,
         image_size=image_size,
         plan=ActivationPlan(
@@ -279,10 +281,10 @@ def simulate(
             replay=replay,
         ),
         current_version=current_version,
-        max_data_size=max_data_size if _explicit(ctx, "max_data_size") else None,
+        max_data_size=max_data_size,
         page_size=page_size,
         server=ServerPolicy(
-            block_size_cap=server_block_cap,
+            block_size_cap=server_block_cap or framesize.max_block_data(security),
             wait_for_data_s=wait_for_data,
             min_block_period=min_block_period,
             upgrade_time=when,
@@ -320,6 +322,13 @@ def simulate(
         _print(result, report.virtual_seconds)
     if interruption.signum is not None:
         raise Interrupted(interruption.signum)
+
+
+def _fits_frame(option: str, value: int | None, security: framesize.Security) -> None:
+    """Refuse a block size no unfragmented frame to the device could carry."""
+    problem = None if value is None else framesize.block_data_problem(value, security)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint=f"'{option}'")
 
 
 def _plain_options_only(image_path, activate, supplier, hash_hex, at, cancel, replay) -> None:
