@@ -484,6 +484,8 @@ class OtaClient:
         """Downloading with Image Page Requests (dropped when the server has no page support)."""
         self._errors = 0
         """Consecutive failures in this state: unanswered requests, unusable query answers."""
+        self._discovering = False
+        """A Match_Desc for the server is out, its result (ServerFound, DiscoveryFailed) not in."""
         # What the event being handled asks the driver to do (`handle` returns it).
         self._actions: list[Action] = []
 
@@ -663,6 +665,7 @@ class OtaClient:
         self._download = None
         self._awaiting = False
         self._errors = 0
+        self._discovering = False
         self.minimum_block_period = 0
         self._page_mode = self.policy.use_page_requests
         record = event.record
@@ -688,22 +691,38 @@ class OtaClient:
         p = self.policy
         self._arm(self.rng.randint(p.start_delay_min_s, p.start_delay_max_s))
 
-    def _on_discover(self, _payload: TimerFired | Received) -> None:
-        """The start delay ran out (or an Image Notify cut it short), or the last discovery or
-        EUI64 lookup went unanswered: look for a server."""
+    def _on_discover(self, _payload: TimerFired) -> None:
+        """The start delay ran out, or the last discovery or EUI64 lookup went unanswered: look
+        for a server."""
+        self._discover()
+
+    def _on_notify_before_server(self, rx: Received) -> None:
+        """An Image Notify before a server is selected: the server wants clients to upgrade, so
+        look for it now (EmberZNet commandParse; spec §1.6.6, §2.3 DELAY row). In NONE and DELAY
+        any notify starts discovery at once (`sl_zigbee_af_ota_client_start_cb`, called before
+        the notify is checked); in DISCOVER_SERVER it starts discovery again instead of waiting
+        out the server-discovery delay, unless a discovery is still in progress ("prevented -
+        another is already in progress"). A unicast one gets Default Response SUCCESS."""
+        if not rx.frame.disable_default_response:
+            self._default_response(rx, Status.SUCCESS)
+        if self.state is S.DISCOVER_SERVER and self._discovering:
+            return
         self._discover()
 
     def _discover(self) -> None:
         self.upgrade_server_id = UNKNOWN_EUI64
         self.server_address = None
         self._enter(S.DISCOVER_SERVER)
+        self._discovering = True
         self._actions.append(DiscoverServer())
         self._arm(self.policy.server_discovery_delay_s)
 
     def _on_discovery_failed(self, _event: DiscoveryFailed) -> None:
+        self._discovering = False
         self._arm(self.policy.server_discovery_delay_s)
 
     def _on_server_found(self, event: ServerFound) -> None:
+        self._discovering = False
         self.server_address = event.address
         self._enter(S.GET_SERVER_EUI)
         self._actions.append(ResolveServerEui(event.address))
@@ -1234,15 +1253,17 @@ TRANSITIONS: dict[tuple[State, Trigger], Row] = {
     # NONE
     (S.NONE, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
     (S.NONE, T.START): _row(C._on_start, S.DELAY),
+    (S.NONE, T.IMAGE_NOTIFY): _row(C._on_notify_before_server, S.DISCOVER_SERVER),
     # DELAY
     (S.DELAY, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
     (S.DELAY, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
-    (S.DELAY, T.IMAGE_NOTIFY): _row(C._on_discover, S.DISCOVER_SERVER),
+    (S.DELAY, T.IMAGE_NOTIFY): _row(C._on_notify_before_server, S.DISCOVER_SERVER),
     # DISCOVER_SERVER
     (S.DISCOVER_SERVER, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
     (S.DISCOVER_SERVER, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
     (S.DISCOVER_SERVER, T.SERVER_FOUND): _row(C._on_server_found, S.GET_SERVER_EUI),
     (S.DISCOVER_SERVER, T.DISCOVERY_FAILED): _row(C._on_discovery_failed, S.DISCOVER_SERVER),
+    (S.DISCOVER_SERVER, T.IMAGE_NOTIFY): _row(C._on_notify_before_server, S.DISCOVER_SERVER),
     # GET_SERVER_EUI
     (S.GET_SERVER_EUI, T.POWER_LOST): _row(C._on_power_lost, S.OFF),
     (S.GET_SERVER_EUI, T.TIMER): _row(C._on_discover, S.DISCOVER_SERVER),
@@ -1348,7 +1369,6 @@ IGNORED: dict[tuple[State, Trigger], str] = {
     (S.NONE, T.SERVER_EUI): _NO_LOOKUP,
     (S.NONE, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
     (S.NONE, T.ACTIVATION_FAILED): _NO_ACTIVATION,
-    (S.NONE, T.IMAGE_NOTIFY): _NO_SERVER,
     (S.NONE, T.QUERY_NEXT_IMAGE_RESPONSE): _NO_SERVER,
     (S.NONE, T.IMAGE_BLOCK_RESPONSE): _NO_SERVER,
     (S.NONE, T.UPGRADE_END_RESPONSE): _NO_SERVER,
@@ -1373,7 +1393,6 @@ IGNORED: dict[tuple[State, Trigger], str] = {
     (S.DISCOVER_SERVER, T.SERVER_EUI): _NO_LOOKUP,
     (S.DISCOVER_SERVER, T.OUT_OF_BAND_ACTIVATE): _NO_OOB_IMAGE,
     (S.DISCOVER_SERVER, T.ACTIVATION_FAILED): _NO_ACTIVATION,
-    (S.DISCOVER_SERVER, T.IMAGE_NOTIFY): _NO_SERVER,
     (S.DISCOVER_SERVER, T.QUERY_NEXT_IMAGE_RESPONSE): _NO_SERVER,
     (S.DISCOVER_SERVER, T.IMAGE_BLOCK_RESPONSE): _NO_SERVER,
     (S.DISCOVER_SERVER, T.UPGRADE_END_RESPONSE): _NO_SERVER,

@@ -4,7 +4,7 @@ on the real client and server objects with real ZCL bytes."""
 
 from __future__ import annotations
 
-from ota_harness import MFG, ClientHarness, default_responses, make_image
+from ota_harness import MFG, SERVER, SERVER_IEEE, ClientHarness, default_responses, make_image
 from ota_harness import TYPE as IMAGE_TYPE
 
 from emulator.ota import client as oc
@@ -117,3 +117,58 @@ def test_upgrade_end_response_during_countdown_is_refused_with_failure():
     )
     assert h.raw(data, broadcast=True) == [] and h.due == due
     assert isinstance(h.fire()[-1], oc.Activate)
+
+
+# -- Image Notify before a server is selected --------------------------------------------------
+
+
+def _notify(h: ClientHarness, *, broadcast: bool) -> list:
+    return h.server_says(
+        "image_notify",
+        tsn=9,
+        src=SERVER,
+        broadcast=broadcast,
+        ddr=broadcast,
+        payload_type=0,
+        query_jitter=100,
+    )
+
+
+def test_image_notify_in_none_starts_server_discovery():
+    """ota-client.c commandParse: an Image Notify in a state before DISCOVER_SERVER calls
+    sl_zigbee_af_ota_client_start_cb, which starts server discovery at once (spec §1.6.6: "Notify
+    before the server is known starts discovery immediately"); a unicast one also gets Default
+    Response SUCCESS."""
+    for broadcast in (True, False):
+        h = ClientHarness()
+        assert h.client.state is State.NONE
+        actions = _notify(h, broadcast=broadcast)
+        assert oc.DiscoverServer() in actions
+        assert h.client.state is State.DISCOVER_SERVER
+        expected = [] if broadcast else [(0x00, Status.SUCCESS)]
+        assert default_responses(h.sent_since(actions)) == expected
+        h.feed(oc.ServerFound(SERVER))
+        h.feed(oc.ServerEuiResolved(SERVER_IEEE))
+        assert h.last.name == "query_next_image"
+
+
+def test_image_notify_while_waiting_to_rediscover_starts_discovery_again():
+    """ota-client.c commandParse: "If we receive an image notify command while in the process of
+    discovering a server, we should immediately start discovery" (startServerDiscovery), rather
+    than wait out the server-discovery delay (10 min) after a discovery that found nobody. While a
+    discovery is still in progress, startServerDiscovery is "prevented - another is already in
+    progress": no second Match_Desc."""
+    h = ClientHarness()
+    h.feed(oc.Start())
+    h.fire()
+    assert h.client.state is State.DISCOVER_SERVER
+    in_progress = _notify(h, broadcast=False)
+    assert oc.DiscoverServer() not in in_progress
+    assert default_responses(h.sent_since(in_progress)) == [(0x00, Status.SUCCESS)]
+    h.feed(oc.DiscoveryFailed())
+    assert h.timer_delay == 600
+    actions = _notify(h, broadcast=True)
+    assert oc.DiscoverServer() in actions and h.client.state is State.DISCOVER_SERVER
+    h.feed(oc.ServerFound(SERVER))
+    h.feed(oc.ServerEuiResolved(SERVER_IEEE))
+    assert h.client.state is State.QUERY_NEXT_IMAGE and h.last.name == "query_next_image"
