@@ -28,6 +28,11 @@ offset 4, data size 1) before its data, so the largest block one frame holds is
     82 - 3 - 14 = 65 (NWK security only), 73 - 17 = 56 (APS-encrypted), 65 - 17 = 48 (with the
     extended nonce).
 
+A frame that does not fit is refused (`refusal`, the one rule every air applies), except a
+unicast SE Tunneling message: GBCS commands are far longer than one frame, and APS fragmentation
+splits them into frames of at most 73 - 2 octets of message each (a 2-octet fragment header:
+extended frame control 1, block number 1).
+
 The figures agree with public sources: EmberZNet's application framework config.h sets
 EMBER_AF_MAXIMUM_APS_PAYLOAD_LENGTH to 82 with security and 100 without (100 - 82 = the 18 octets
 of NWK security), EMBER_AF_APS_ENCRYPTION_OVERHEAD to 9 ("security = 5, MIC = 4") and
