@@ -1,12 +1,14 @@
 """An emulated device as a Zigbee node: its `Port` on the zigpy air.
 
 `ZigpyNode` is what an `EmulatedDevice` looks like on a Zigbee network. It announces the device
-(Device_annce), answers the ZDO requests a coordinator interviews with (Node, Active EP and
-Simple descriptors, IEEE and NWK address, Match_Desc, Bind), answers Read Attributes on Basic and
-on the OTA client attributes, discovers the OTA server with Match_Desc on the device's own
-profile and resolves its EUI with IEEE_addr_req. It sends the client's frames from the endpoint
-that lists the OTA cluster, with that endpoint's profile (0x0109 for every GB device), and hands
-OTA and SE Tunneling frames to the device.
+(Device_annce), answers the ZDO requests a coordinator interviews and configures with (Node,
+Active EP and Simple descriptors, IEEE and NWK address, Match_Desc, Bind/Unbind on a binding
+table, Mgmt_Bind), and answers the general ZCL commands on every cluster the device declares
+(`zcl_general`: Read/Write Attributes, Configure Reporting; Default Responses for the rest) plus
+Identify. It discovers the OTA server with Match_Desc on the device's own profile and resolves
+its EUI with IEEE_addr_req. It sends the client's frames from the endpoint that lists the OTA
+cluster, with that endpoint's profile (0x0109 for every GB device), and hands OTA commands and
+SE Tunneling TransferData to the device.
 
 It talks to the network through one callable (`transmit(packet)`) and a clock, so it runs on any
 packet radio. It never decides OTA or GBCS behaviour (the device's), never blocks and never
@@ -15,6 +17,7 @@ reads wall time.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from typing import Any
@@ -22,24 +25,30 @@ from typing import Any
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
-from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zcl.clusters.general import Basic, Identify
 
 from emulator.clock import Clock, Timer
 from emulator.device.campaign import at_time
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import HUB_ENDPOINT
-from emulator.device.tunnel import TUNNELING_CLUSTER
+from emulator.device.tunnel import TRANSFER_DATA_S2C, TUNNELING_CLUSTER
 from emulator.ota.frames import Send
 from emulator.profiles import OTA_CLUSTER
+from emulator.radio import zcl_general
+from emulator.radio.zcl_general import ClusterAttributes, KeyEstablishmentSuite
 
 ZDO_PROFILE = 0x0000
 DISCOVERY_TIMEOUT_S = 5.0
 ANNOUNCE_SETTLE_S = 1.0
 """From Device_annce to the node's first discovery: the coordinator takes the join in first."""
-_READ_ATTRIBUTES = foundation.GeneralCommand.Read_Attributes
-_READ_ATTRIBUTES_RSP = foundation.GeneralCommand.Read_Attributes_rsp
 _DEFAULT_RESPONSE = foundation.GeneralCommand.Default_Response
-_RSP = foundation.GENERAL_COMMANDS[_READ_ATTRIBUTES_RSP].schema
+BINDING_TABLE_SIZE = 16
+"""Entries a node's binding table holds (EmberZNet's default EMBER_BINDING_TABLE_SIZE)."""
+CLUSTER_REVISIONS = {Basic.cluster_id: 3, Identify.cluster_id: 2}
+"""ClusterRevision of the clusters the node implements as ZCL rev 8 defines them; every other
+cluster it declares reports revision 1 (OTA: the profile's `cluster_revision`)."""
+KEY_ESTABLISHMENT_SUITE = KeyEstablishmentSuite.CBKE_ECMQV_suite_1
+"""GB HAN devices establish keys with CBKE on Crypto Suite 1 (sect163k1 certificates)."""
 
 
 class ZigpyNode:
@@ -73,6 +82,46 @@ class ZigpyNode:
         self._aps = rng.randrange(256)
         self._discovery: Timer | None = None
         self._announced_at: float | None = None
+        self._identify_until = 0.0
+        self._basic_settings: dict[str, Any] = {
+            "location_desc": "",
+            "physical_env": 0,
+            "device_enabled": 1,
+        }
+        self.bindings: list[zdo_t.Binding] = []
+        """The ZDO binding table (Bind_req / Unbind_req; Mgmt_Bind_req reads it)."""
+        self.zcl: dict[tuple[int, int, bool], ClusterAttributes] = {
+            (e.id, c, client): self._cluster(c, client=client)
+            for e in self.identity.endpoints
+            for client, clusters in ((False, e.input_clusters), (True, e.output_clusters))
+            for c in clusters
+        }
+        """Every cluster the node declares, by (endpoint, cluster, client side)."""
+
+    def _cluster(self, cluster_id: int, *, client: bool) -> ClusterAttributes:
+        """The attributes one declared cluster side implements."""
+        revision = {"cluster_revision": CLUSTER_REVISIONS.get(cluster_id, 1)}
+        if cluster_id == OTA_CLUSTER and client:
+            return ClusterAttributes(cluster_id, self.device.client.attributes)
+        if cluster_id == zcl_general.KEY_ESTABLISHMENT_CLUSTER:
+            return ClusterAttributes(
+                cluster_id, lambda: {**revision, "key_establishment_suite": KEY_ESTABLISHMENT_SUITE}
+            )
+        if cluster_id == Basic.cluster_id and not client:
+            return ClusterAttributes(
+                cluster_id,
+                lambda: {**revision, **self._basic(), **self._basic_settings},
+                writable=frozenset(self._basic_settings),
+                on_write=self._basic_settings.__setitem__,
+            )
+        if cluster_id == Identify.cluster_id and not client:
+            return ClusterAttributes(
+                cluster_id,
+                lambda: {**revision, "identify_time": self._identify_time()},
+                writable=frozenset({"identify_time"}),
+                on_write=lambda _name, value: self._set_identify_time(int(value)),
+            )
+        return ClusterAttributes(cluster_id, lambda: revision)
 
     @property
     def ota_endpoint(self) -> int:
@@ -229,60 +278,82 @@ class ZigpyNode:
         if packet.dst_ep == 0:
             self._zdo(packet)
             return
-        if packet.dst_ep not in (e.id for e in self.identity.endpoints) and packet.dst_ep != 0xFF:
-            return
         data = packet.data.serialize()
         try:
             hdr, payload = foundation.ZCLHeader.deserialize(data)
         except (ValueError, KeyError):
             return
         broadcast = packet.dst.addr_mode != t.AddrMode.NWK
-        if (
-            hdr.frame_control.frame_type == foundation.FrameType.GLOBAL_COMMAND
-            and hdr.command_id == _READ_ATTRIBUTES
-        ):
-            self._read_attributes(packet, hdr, payload)
+        client = hdr.direction == foundation.Direction.Server_to_Client
+        if packet.dst_ep == 0xFF:
+            endpoints = [
+                e.id
+                for e in self.identity.endpoints
+                if (e.id, packet.cluster_id, client) in self.zcl
+            ]
+            if packet.cluster_id == OTA_CLUSTER and client and endpoints:
+                self.device.ota_frame(data, packet.src.address, broadcast)
+                return
+            for endpoint in endpoints:
+                self._zcl(packet, endpoint, hdr, payload, broadcast=True)
             return
-        if packet.cluster_id == OTA_CLUSTER:
-            self.device.ota_frame(data, packet.src.address, broadcast)
-        elif packet.cluster_id == TUNNELING_CLUSTER:
-            self.device.tunnel_frame(data)
+        if packet.dst_ep not in (e.id for e in self.identity.endpoints):
+            return
+        self._zcl(packet, packet.dst_ep, hdr, payload, broadcast=broadcast)
 
-    def _read_attributes(self, packet: t.ZigbeePacket, hdr: Any, payload: bytes) -> None:
-        request, _ = foundation.GENERAL_COMMANDS[_READ_ATTRIBUTES].schema.deserialize(payload)
-        if packet.cluster_id == OTA_CLUSTER:
-            cluster, values = Ota, self.device.client.attributes()
-        elif packet.cluster_id == Basic.cluster_id:
-            cluster, values = Basic, self._basic()
-        else:
-            return
-        records = []
-        for attrid in request.attribute_ids:
-            definition = cluster.attributes.get(attrid)
-            value = None if definition is None else values.get(definition.name)
-            if value is None:
-                records.append(
-                    foundation.ReadAttributeRecord(
-                        attrid=attrid, status=foundation.Status.UNSUPPORTED_ATTRIBUTE
-                    )
-                )
-                continue
-            records.append(
-                foundation.ReadAttributeRecord(
-                    attrid=attrid,
-                    status=foundation.Status.SUCCESS,
-                    value=foundation.TypeValue(
-                        type=definition.zcl_type, value=definition.type(value)
-                    ),
-                )
+    def _zcl(
+        self,
+        packet: t.ZigbeePacket,
+        endpoint: int,
+        hdr: foundation.ZCLHeader,
+        payload: bytes,
+        *,
+        broadcast: bool,
+    ) -> None:
+        """A ZCL frame for one of the node's endpoints: to the device (OTA, SE Tunneling), or
+        answered here (general commands on every declared cluster, Identify)."""
+        client = hdr.direction == foundation.Direction.Server_to_Client
+        cluster = self.zcl.get((endpoint, packet.cluster_id, client))
+        fc = hdr.frame_control
+        if cluster is None:  # a cluster this side of the endpoint lacks: UNSUPPORTED_CLUSTER
+            answer = zcl_general.default_response(
+                hdr, foundation.Status.UNSUPPORTED_CLUSTER, broadcast=broadcast
             )
-        response = foundation.ZCLHeader.general(
-            hdr.tsn, _READ_ATTRIBUTES_RSP, direction=hdr.direction.flip()
-        )
-        data = response.serialize() + _RSP(status_records=records).serialize()
+        elif (
+            packet.cluster_id == OTA_CLUSTER
+            and client
+            and (fc.is_cluster or hdr.command_id == _DEFAULT_RESPONSE)
+        ):
+            # The OTA client owns its commands, and Default Responses to its own requests.
+            self.device.ota_frame(packet.data.serialize(), packet.src.address, broadcast)
+            return
+        elif fc.is_general:
+            if hdr.command_id == _DEFAULT_RESPONSE:
+                return  # to a command the node sent (none but OTA's): nothing to do
+            answer = zcl_general.answer(cluster, hdr, payload, broadcast=broadcast)
+        elif (
+            packet.cluster_id == TUNNELING_CLUSTER
+            and client
+            and not fc.is_manufacturer_specific
+            and hdr.command_id == TRANSFER_DATA_S2C
+        ):
+            self.device.tunnel_frame(packet.data.serialize())
+            answer = zcl_general.default_response(
+                hdr, foundation.Status.SUCCESS, broadcast=broadcast
+            )
+        elif packet.cluster_id == Identify.cluster_id and not client:
+            answer = self._identify(hdr, payload, broadcast=broadcast)
+        else:
+            answer = zcl_general.default_response(
+                hdr, zcl_general.unsupported(hdr), broadcast=broadcast
+            )
+        if answer is not None:
+            self._reply(packet, endpoint, answer)
+
+    def _reply(self, packet: t.ZigbeePacket, endpoint: int, data: bytes) -> None:
         self.transmit(
             self._packet(
-                src_ep=packet.dst_ep,
+                src_ep=endpoint,
                 dst=packet.src.address,
                 dst_ep=packet.src_ep,
                 profile=packet.profile_id,
@@ -290,6 +361,38 @@ class ZigpyNode:
                 data=data,
             )
         )
+
+    # -- Identify (ZCL §3.5): the two mandatory commands --------------------------------------
+
+    def _identify(self, hdr: foundation.ZCLHeader, payload: bytes, *, broadcast: bool):
+        if hdr.frame_control.is_manufacturer_specific or hdr.command_id not in (0x00, 0x01):
+            return zcl_general.default_response(
+                hdr, zcl_general.unsupported(hdr), broadcast=broadcast
+            )
+        if hdr.command_id == 0x00:  # Identify: start (or stop, with 0) identifying
+            try:
+                identify_time, _ = t.uint16_t.deserialize(payload)
+            except ValueError:
+                return zcl_general.default_response(
+                    hdr, foundation.Status.MALFORMED_COMMAND, broadcast=broadcast
+                )
+            self._set_identify_time(int(identify_time))
+            return zcl_general.default_response(hdr, foundation.Status.SUCCESS, broadcast=broadcast)
+        remaining = self._identify_time()
+        if not remaining:  # §3.5.2.3.2: a device that is not identifying does not answer
+            return None
+        header = zcl_general.response_header(hdr, 0x00)  # Identify Query Response
+        header.frame_control = header.frame_control.replace(
+            frame_type=foundation.FrameType.CLUSTER_COMMAND
+        )
+        return header.serialize() + t.uint16_t(remaining).serialize()
+
+    def _identify_time(self) -> int:
+        """IdentifyTime counts down each second while the device identifies (§3.5.2.2.1)."""
+        return max(0, math.ceil(self._identify_until - self.clock.now))
+
+    def _set_identify_time(self, seconds: int) -> None:
+        self._identify_until = self.clock.now + seconds
 
     def _basic(self) -> dict[str, Any]:
         return {
@@ -342,6 +445,24 @@ class ZigpyNode:
             descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
         )
 
+    def _bind(self, cmd: int, entry: zdo_t.Binding) -> zdo_t.Status:
+        """Bind_req / Unbind_req on the node's own binding table (ZDO, Zigbee R22 §2.4.3.2.2,
+        §2.4.3.2.3: the request names this node as the source)."""
+        if entry.SrcAddress != self.ieee:
+            return zdo_t.Status.NOT_SUPPORTED
+        if entry.SrcEndpoint not in (e.id for e in self.identity.endpoints):
+            return zdo_t.Status.INVALID_EP
+        present = entry in self.bindings
+        if cmd == zdo_t.ZDOCmd.Unbind_req:
+            if not present:
+                return zdo_t.Status.NO_ENTRY
+            self.bindings.remove(entry)
+        elif not present:
+            if len(self.bindings) >= BINDING_TABLE_SIZE:
+                return zdo_t.Status.TABLE_FULL
+            self.bindings.append(entry)
+        return zdo_t.Status.SUCCESS
+
     def _zdo(self, packet: t.ZigbeePacket) -> None:
         cmd = packet.cluster_id
         try:
@@ -385,7 +506,14 @@ class ZigpyNode:
             if matches:
                 reply(zdo_t.ZDOCmd.Match_Desc_rsp, [ok, nwk, t.LVList[t.uint8_t](matches)])
         elif cmd in (zdo_t.ZDOCmd.Bind_req, zdo_t.ZDOCmd.Unbind_req):
-            reply(cmd | 0x8000, [ok])
+            reply(cmd | 0x8000, [self._bind(cmd, zdo_t.Binding(*args))])
+        elif cmd == zdo_t.ZDOCmd.Mgmt_Bind_req:
+            start = int(args[0])
+            entries = t.LVList[zdo_t.Binding, t.uint8_t](self.bindings[start : start + 3])
+            reply(
+                zdo_t.ZDOCmd.Mgmt_Bind_rsp,
+                [ok, t.uint8_t(len(self.bindings)), t.uint8_t(start), entries],
+            )
         elif cmd == zdo_t.ZDOCmd.Match_Desc_rsp:
             status, _addr, matches = args
             if status == ok and matches and self._discovery is not None:
