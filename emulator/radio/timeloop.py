@@ -9,6 +9,12 @@ zigpy stack costs only the CPU its callbacks take. Real I/O still works: the sel
 real file descriptors first (the loop's self-pipe, sockets) and blocks on them only when no timer
 is armed at all.
 
+Work on other threads is real time, not virtual: a job handed to `loop.run_in_executor` (zigpy
+loads its OTA provider indexes that way, and `asyncio.to_thread` uses it) takes as long as it
+takes. While any such job is outstanding the loop does not advance virtual time; it waits for the
+job instead, so a timeout armed around it (zigpy's 20 s index fetch) cannot fire just because the
+loop had nothing else to do.
+
 `emulator.clock.RealClock` on this loop is the scheduler the sans-IO machines' drivers use, so
 the OTA clients of emulated devices and zigpy share one timeline. This module owns virtual time
 for asyncio; it never touches packets and never reads wall time.
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,13 +36,17 @@ class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
     def __init__(self) -> None:
         super().__init__()
         self.now = 0.0
+        self.outstanding = 0
+        """Executor jobs the loop waits for: while any is, virtual time stands still."""
 
     def select(self, timeout: float | None = None) -> list[Any]:
         ready = super().select(0)
         if ready or timeout == 0:
             return ready
-        if timeout is None:
-            return super().select(None)  # nothing armed: only real I/O can wake the loop
+        if timeout is None or self.outstanding:
+            # Nothing armed, or a thread's job pending: only real I/O (the loop's self-pipe,
+            # written when the job's result is handed back) can wake the loop.
+            return super().select(None)
         self.now += timeout
         return []
 
@@ -52,6 +62,16 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual.now
+
+    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> Any:
+        """`run_in_executor`, with virtual time held until the job's future is done."""
+        future = super().run_in_executor(executor, func, *args)
+        self._virtual.outstanding += 1
+        future.add_done_callback(self._executor_done)
+        return future
+
+    def _executor_done(self, _future: asyncio.Future[Any]) -> None:
+        self._virtual.outstanding -= 1
 
 
 def run(main: Coroutine[Any, Any, T], *, realtime: bool = False) -> T:
