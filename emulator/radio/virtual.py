@@ -129,6 +129,9 @@ class VirtualNetwork:
         self.security: dict[int, Security] = {}
         """Each attached node's frame security (by NWK address)."""
         self.oversize_frames = 0
+        self._on_air_until: dict[int, float] = {}
+        """When each sender's radio is free again: one radio sends one frame at a time, so a
+        short frame never overtakes a longer one its sender queued first."""
         """Frames refused because they do not fit one 802.15.4 frame."""
         self.on_oversize: Oversize | None = None
 
@@ -156,9 +159,13 @@ class VirtualNetwork:
         return reason
 
     def _copies(
-        self, packet: t.ZigbeePacket, link: Link, nwk: int
+        self, packet: t.ZigbeePacket, link: Link, nwk: int, sender: int
     ) -> list[tuple[float, t.ZigbeePacket]]:
-        delay = air_time(packet, self.security.get(nwk, framesize.SMART_ENERGY))
+        now = asyncio.get_running_loop().time()
+        start = max(now, self._on_air_until.get(sender, now))
+        done = start + air_time(packet, self.security.get(nwk, framesize.SMART_ENERGY))
+        self._on_air_until[sender] = done
+        delay = done - now
         if packet.cluster_id not in self.faulted_clusters:
             return [(delay, packet)]
         data = packet.data.serialize()
@@ -198,7 +205,8 @@ class VirtualNetwork:
         reason = self._refused(packet, nwk)
         if reason is not None:  # as a real NCP refuses a message too long to send
             raise zigpy.exceptions.DeliveryError(reason)
-        for delay, copy in self._copies(packet, self.down, nwk):
+        sender = int(packet.src.address)
+        for delay, copy in self._copies(packet, self.down, nwk, sender):
             loop.call_later(delay, self._land_at_nodes, copy, targets)
 
     def _land_at_nodes(self, packet: t.ZigbeePacket, targets: list[Node]) -> None:
@@ -213,7 +221,7 @@ class VirtualNetwork:
         nwk = packet.src.address if packet.src is not None else -1
         if self._refused(packet, nwk) is not None:
             return
-        for delay, copy in self._copies(packet, self.up, nwk):
+        for delay, copy in self._copies(packet, self.up, nwk, nwk):
             loop.call_later(delay, self._land_at_coordinator, copy)
 
     def _land_at_coordinator(self, packet: t.ZigbeePacket) -> None:
