@@ -1091,10 +1091,12 @@ class OtaClient:
             header = parse_header(data)
         except ImageFormatError as exc:
             return f"header: {exc}"
-        if (header.manufacturer_id, header.image_type, header.file_version) != (
-            d.manufacturer_id,
-            d.image_type,
-            d.file_version,
+        # A wildcard manufacturer code or image type in the header (spec §3.1, §3.2) matches
+        # whatever the server offered it under.
+        if (
+            header.manufacturer_id not in (d.manufacturer_id, frames.WILDCARD_MANUFACTURER)
+            or header.image_type not in (d.image_type, frames.WILDCARD_IMAGE_TYPE)
+            or header.file_version != d.file_version
         ):
             return "header does not match the offered image"
         hw = self.policy.hardware_version

@@ -65,39 +65,79 @@ class ImageStore:
         return len(self._images) + len(self._specific)
 
     def get(self, manufacturer_id: int, image_type: int, file_version: int) -> StoredImage | None:
+        """The stored file with exactly these ids (wildcards match only themselves here)."""
         return self._images.get((manufacturer_id, image_type, file_version))
 
     def get_for_block(
         self, manufacturer_id: int, image_type: int, file_version: int, ieee: int | None
     ) -> StoredImage | None:
-        """The image a block request names; a device-specific one needs the client's address."""
-        image = self.get(manufacturer_id, image_type, file_version) or self.get(
-            frames.WILDCARD_MANUFACTURER, image_type, file_version
-        )
-        if image is None and ieee is not None:
-            image = self._specific.get((ieee, manufacturer_id, image_type, file_version))
-        return image
+        """The image a block request names: a file with the client's own ids, else one whose
+        header has the wildcard for the manufacturer and/or the image type (the server offered it
+        under the client's ids); a device-specific one needs the client's address."""
+        for mfg, itype in _id_patterns(manufacturer_id, image_type):
+            image = self._images.get((mfg, itype, file_version))
+            if image is None and ieee is not None:
+                image = self._specific.get((ieee, mfg, itype, file_version))
+            if image is not None:
+                return image
+        return None
 
     def candidates(self, manufacturer_id: int, image_type: int) -> list[StoredImage]:
+        """Files a client with these ids may be offered: its own, and wildcard ones."""
         return [
             img
             for (mfg, itype, _), img in self._images.items()
-            if mfg in (manufacturer_id, frames.WILDCARD_MANUFACTURER) and itype == image_type
+            if _ids_match(mfg, itype, manufacturer_id, image_type)
         ]
 
     def specific(self, ieee: int, manufacturer_id: int, image_type: int) -> list[StoredImage]:
         return [
             img
             for (dest, mfg, itype, _), img in self._specific.items()
-            if dest == ieee and mfg == manufacturer_id and itype == image_type
+            if dest == ieee and _ids_match(mfg, itype, manufacturer_id, image_type)
         ]
 
 
-def _served_manufacturer(frame: frames.Frame, header: OtaHeader) -> int:
-    """A wildcard-manufacturer file is served under the asking client's own code."""
-    if header.manufacturer_id == frames.WILDCARD_MANUFACTURER:
-        return int(frame.command.manufacturer_code)
-    return header.manufacturer_id
+def _ids_match(file_mfg: int, file_type: int, manufacturer_id: int, image_type: int) -> bool:
+    """Whether a file's header ids cover a client's: equal, or the wildcard 0xFFFF (spec §3.1:
+    Manufacturer Code 0xFFFF; §3.2: Image Type 0xFFFF)."""
+    return file_mfg in (manufacturer_id, frames.WILDCARD_MANUFACTURER) and file_type in (
+        image_type,
+        frames.WILDCARD_IMAGE_TYPE,
+    )
+
+
+def _id_patterns(manufacturer_id: int, image_type: int) -> tuple[tuple[int, int], ...]:
+    """Header ids that cover a client's, the most specific first."""
+    wild_mfg, wild_type = frames.WILDCARD_MANUFACTURER, frames.WILDCARD_IMAGE_TYPE
+    return (
+        (manufacturer_id, image_type),
+        (wild_mfg, image_type),
+        (manufacturer_id, wild_type),
+        (wild_mfg, wild_type),
+    )
+
+
+def _exactness(header: OtaHeader) -> int:
+    """How many of a file's ids are not wildcards: an exact file beats a wildcard one of the same
+    version."""
+    return (header.manufacturer_id != frames.WILDCARD_MANUFACTURER) + (
+        header.image_type != frames.WILDCARD_IMAGE_TYPE
+    )
+
+
+def _served_ids(frame: frames.Frame, header: OtaHeader) -> dict[str, int]:
+    """The manufacturer code and image type a file is offered and served under: a wildcard in
+    the header (0xFFFF) becomes the asking client's own value, since a client refuses an offer or
+    a block naming another manufacturer or image type (spec §2.3, T15 and T21)."""
+    cmd = frame.command
+    mfg, itype = header.manufacturer_id, header.image_type
+    return {
+        "manufacturer_code": (
+            int(cmd.manufacturer_code) if mfg == frames.WILDCARD_MANUFACTURER else mfg
+        ),
+        "image_type": int(cmd.image_type) if itype == frames.WILDCARD_IMAGE_TYPE else itype,
+    }
 
 
 #: Whether a version policy lets a query running `current` be offered `offered`.
@@ -112,6 +152,13 @@ _VERSION_OK: dict[VersionPolicy, Callable[[int, int], bool]] = {
 
 def _version_ok(policy: VersionPolicy, offered: int, current: int) -> bool:
     return _VERSION_OK[policy](offered, current)
+
+
+def _preferred(image: StoredImage, best: StoredImage) -> bool:
+    """Whether `image` is a better offer than `best`: a later version, or at the same version a
+    file naming more of the client's ids (the one `ImageStore.get_for_block` then serves)."""
+    a, b = image.header, best.header
+    return (a.file_version, _exactness(a)) > (b.file_version, _exactness(b))
 
 
 def _hardware_ok(header: OtaHeader, hardware_version: int | None) -> bool:
@@ -279,7 +326,7 @@ class OtaServer:
                 continue
             if p.check_hardware_range and not _hardware_ok(image.header, hw):
                 continue
-            if best is None or version > best.header.file_version:
+            if best is None or _preferred(image, best):
                 best = image
         return [self._image_answer(frame, src, "query_next_image_response", best)]
 
@@ -289,14 +336,12 @@ class OtaServer:
         if image is None:
             return self._reply(frame, src, name, status=Status.NO_IMAGE_AVAILABLE)
         h = image.header
-        mfg = _served_manufacturer(frame, h)
         return self._reply(
             frame,
             src,
             name,
             status=Status.SUCCESS,
-            manufacturer_code=mfg,
-            image_type=h.image_type,
+            **_served_ids(frame, h),
             file_version=h.file_version,
             image_size=image.size,
         )
@@ -365,8 +410,7 @@ class OtaServer:
             "image_block_response",
             delay,
             status=Status.SUCCESS,
-            manufacturer_code=_served_manufacturer(frame, image.header),
-            image_type=image.header.image_type,
+            **_served_ids(frame, image.header),
             file_version=image.header.file_version,
             file_offset=offset,
             image_data=chunk,
@@ -475,7 +519,7 @@ class OtaServer:
         ):
             version = image.header.file_version
             if _version_ok(self.policy.version_policy, version, cmd.file_version) and (
-                best is None or version > best.header.file_version
+                best is None or _preferred(image, best)
             ):
                 best = image
         return [self._image_answer(frame, src, "query_specific_file_response", best)]

@@ -4,12 +4,22 @@ on the real client and server objects with real ZCL bytes."""
 
 from __future__ import annotations
 
-from ota_harness import MFG, SERVER, SERVER_IEEE, ClientHarness, default_responses, make_image
+import pytest
+from ota_harness import (
+    MFG,
+    SERVER,
+    SERVER_IEEE,
+    ClientHarness,
+    default_responses,
+    make_image,
+    running_image,
+)
 from ota_harness import TYPE as IMAGE_TYPE
+from simulation import Simulation
 
 from emulator.ota import client as oc
 from emulator.ota import frames
-from emulator.ota.client import State
+from emulator.ota.client import ClientIdentity, State
 from emulator.ota.frames import Status
 
 IMAGE = make_image(bytes(range(256)) * 8, version=2)
@@ -172,3 +182,42 @@ def test_image_notify_while_waiting_to_rediscover_starts_discovery_again():
     h.feed(oc.ServerFound(SERVER))
     h.feed(oc.ServerEuiResolved(SERVER_IEEE))
     assert h.client.state is State.QUERY_NEXT_IMAGE and h.last.name == "query_next_image"
+
+
+# -- Wildcard files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("manufacturer_id", "image_type"), [(0xFFFF, IMAGE_TYPE), (MFG, 0xFFFF), (0xFFFF, 0xFFFF)]
+)
+def test_wildcard_file_offered_by_the_own_server_is_downloaded_and_activated(
+    manufacturer_id, image_type
+):
+    """Spec §3.1 (Manufacturer Code "0xFFFF = wildcard") and §3.2 (Image Type "0xFFFF
+    wildcard"): the server offers such a file under the querying client's ids, and the client
+    accepts the file whose header has the wildcard where the offer has its own ids (it used to
+    refuse it: "header does not match the offered image")."""
+    anyone = make_image(
+        bytes(range(256)) * 4, version=2, manufacturer_id=manufacturer_id, image_type=image_type
+    )
+    sim = Simulation(
+        running_image=running_image(1),
+        images=[anyone],
+        identity=ClientIdentity(MFG, IMAGE_TYPE),
+        seed=21,
+    )
+    result = sim.run()
+    assert (result.outcome, result.reason) == ("activated", None)
+    assert result.running_image == anyone
+
+
+def test_a_file_for_another_manufacturer_is_still_refused():
+    """The wildcard is the only exception: a header naming another manufacturer than the one
+    offered is refused after download with INVALID_IMAGE (spec §2.1: "header sanity")."""
+    h = ClientHarness()
+    foreign = make_image(bytes(200), version=2, manufacturer_id=MFG + 1)
+    h.to_download(foreign)
+    h.download_all(foreign)
+    h.fire()
+    assert h.last.name == "upgrade_end" and h.last.command.status == Status.INVALID_IMAGE
+    assert h.client.last_reason == "INVALID_IMAGE: header does not match the offered image"

@@ -257,10 +257,36 @@ def test_any_bytes_get_an_answer_or_nothing_never_an_exception(data, broadcast):
         assert not (broadcast and frame.name == frames.DEFAULT_RESPONSE)
 
 
-def test_wildcard_manufacturer_file_is_served_under_the_clients_code():
-    anyone = make_image(bytes(300), version=4, manufacturer_id=0xFFFF)
-    server = OtaServer(_store(anyone))
+@pytest.mark.parametrize(
+    ("manufacturer_id", "image_type"), [(0xFFFF, TYPE), (MFG, 0xFFFF), (0xFFFF, 0xFFFF)]
+)
+def test_wildcard_file_is_offered_and_served_under_the_clients_ids(manufacturer_id, image_type):
+    """Spec §3.1/§3.2: 0xFFFF in a file's Manufacturer Code or Image Type is a wildcard, so the
+    file matches a query for any manufacturer or image type; the offer and the blocks name the
+    client's own ids (the client refuses others: §2.3, T15, T21)."""
+    anyone = make_image(
+        bytes(300), version=4, manufacturer_id=manufacturer_id, image_type=image_type
+    )
+    server = OtaServer(_store(anyone, make_image(version=2, image_type=TYPE + 1)))
     offer = _one(server, _query(1)).command
-    assert (offer.status, offer.manufacturer_code, offer.file_version) == (Status.SUCCESS, MFG, 4)
-    block = _one(server, _block(0, version=4)).command
-    assert (block.manufacturer_code, block.image_data) == (MFG, anyone[:50])
+    assert (offer.status, offer.manufacturer_code, offer.image_type, offer.file_version) == (
+        Status.SUCCESS,
+        MFG,
+        TYPE,
+        4,
+    )
+    assert offer.image_size == len(anyone)
+    block = _one(server, _block(0, version=4, size=40)).command
+    assert (block.manufacturer_code, block.image_type, block.image_data) == (MFG, TYPE, anyone[:40])
+
+
+def test_an_exact_file_beats_a_wildcard_file_of_the_same_version():
+    exact = make_image(b"exact" * 20, version=4)
+    wild = make_image(b"wild" * 20, version=4, manufacturer_id=0xFFFF, image_type=0xFFFF)
+    newer_wild = make_image(b"wild" * 20, version=5, manufacturer_id=0xFFFF, image_type=0xFFFF)
+    for images in ((exact, wild), (wild, exact)):
+        server = OtaServer(_store(*images))
+        assert _one(server, _query(1)).command.image_size == len(exact)
+        assert _one(server, _block(0, version=4, size=40)).command.image_data == exact[:40]
+    server = OtaServer(_store(exact, newer_wild))
+    assert _one(server, _query(1)).command.file_version == 5
