@@ -1,8 +1,8 @@
 """The direct air: devices and the Comms Hub exchange ZCL bytes through seeded links, no zigpy.
 
 Each device gets its own pair of OTA links (`emulator.ota.link.Link`: latency, jitter and the
-scenario's drop, duplicate, reorder and corruption faults) and a fault-free tunnel link with the
-same latency for GBCS. Server discovery and EUI resolution answer after a fixed latency with the
+scenario's drop, duplicate, reorder and corruption faults) and a fault-free, in-order tunnel link
+with the same latency (no jitter) for GBCS. Server discovery and EUI resolution answer after a fixed latency with the
 one hub. Nothing is delivered inline: every frame lands later, through the clock, so a reply can
 never re-enter its sender. A frame that would not fit one 802.15.4 frame for the device's
 security (`emulator.framesize.refusal`, as on the zigpy air) is not sent and is recorded
@@ -41,7 +41,9 @@ class _DirectPort:
         policy = air.faults
         self.up = Link(policy, random.Random(rng.getrandbits(64)))
         self.down = Link(policy, random.Random(rng.getrandbits(64)))
-        quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=policy.jitter_s)
+        # The tunnel is fault-free and in order: its GBCS messages (a CS09, then the 8F43
+        # behind it) arrive as their sender sent them.
+        quiet = LinkPolicy(latency_s=policy.latency_s)
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
 
