@@ -1,37 +1,47 @@
 """`hanemu gbcs decode | verify`: GBCS messages from the command line.
 
 Owns reading a message (hex on the command line, or a file holding hex text or raw bytes) and
-presenting it; framing, payloads and signature checks live in emulator.gbcs. Exit statuses:
-0 verified / decoded, 1 signature does not verify, 2 input cannot be parsed.
+the keys `verify` is given, and presenting what was found; framing, payloads and the signature
+and MAC checks live in emulator.gbcs. Exit statuses: 0 decoded / every check given a key holds,
+1 a check fails (invalid, or absent when a key asked for it), 2 input that cannot be read or
+parsed (one line naming the file, the field and the offset in the message's bytes).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import json
 import string
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.cli import EXIT_CHECK_FAILED
 from emulator.errors import GbcsFormatError
 from emulator.files import read_input, shown
-from emulator.gbcs.frame import Frame, decode_frame
-from emulator.gbcs.messages import MESSAGE_NAMES, decode_payload
-from emulator.gbcs.security import verify_signature
-from emulator.testpki import load_public_key
+from emulator.gbcs.frame import TAG_GENERAL_CIPHERING, TAG_GENERAL_SIGNING, Frame, decode_frame
+from emulator.gbcs.messages import MESSAGE_NAMES, Payload, decode_payload
+from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
+from emulator.testpki import load_private_key, load_public_key
 
-_HEX = set(string.hexdigits) | set(" \t\r\n:")
+_SPACES = set(" \t\r\n")
 _KEY_LIMIT = 1 << 20
 """A PEM key or certificate is a few KiB; anything near this is not one."""
+_SHOWN_ARGUMENT = 40
+"""How much of a message given on the command line an error repeats."""
+_HEX_KEYS = {"cluster": 4, "attribute": 4, "control": 2, "invoke_id_and_priority": 8}
+"""Payload fields shown as hex numbers (value: digits)."""
 
 
 @click.group()
 def gbcs() -> None:
-    """Decode GBCS messages and check their KRP signatures."""
+    """Decode GBCS messages and check their KRP signatures and MACs."""
 
 
 @gbcs.command()
@@ -39,101 +49,290 @@ def gbcs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the decoded message as JSON.")
 def decode(message: str, as_json: bool) -> None:
     """Show the grouping header, decoded payload and security of MESSAGE (hex or a file)."""
-    frame = decode_frame(read_message(message))
-    data = describe(frame)
+    data_bytes, source = read_message(message)
+    frame = _decode(data_bytes, source)
+    data = describe(frame, source)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
         if isinstance(value, dict):
             click.echo(f"{key}:")
-            for inner, shown in value.items():
-                click.echo(f"  {inner} = {shown}")
+            for inner, text in value.items():
+                click.echo(f"  {inner} = {text}")
         else:
             click.echo(f"{key} = {value}")
 
 
+class Result(enum.Enum):
+    """What one check of `gbcs verify` found."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    ABSENT = "absent"
+    NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    result: Result
+    present: bool
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        """A check given a key fails when it is invalid or has nothing to check."""
+        return self.result in (Result.INVALID, Result.ABSENT)
+
+    def line(self) -> str:
+        return f"{self.name}: {self.result.value} ({self.detail})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"result": self.result.value, "present": self.present, "detail": self.detail}
+
+
 @gbcs.command()
 @click.argument("message")
-@click.option("--supplier-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--supplier-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.pass_context
+@click.option(
+    "--supplier-cert",
+    metavar="PEM",
+    help="The supplier's certificate: checks the KRP signature.",
+)
+@click.option(
+    "--supplier-key",
+    metavar="PEM",
+    help="The supplier's public or private key instead (only its public part is used).",
+)
+@click.option(
+    "--ka-key",
+    metavar="PEM",
+    help="One party's key-agreement private key: with --peer-cert, checks the MAC.",
+)
+@click.option(
+    "--peer-cert",
+    metavar="PEM",
+    help="The other party's key-agreement certificate or public key.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as one JSON object.")
 def verify(
-    ctx: click.Context, message: str, supplier_cert: Path | None, supplier_key: Path | None
+    message: str,
+    supplier_cert: str | None,
+    supplier_key: str | None,
+    ka_key: str | None,
+    peer_cert: str | None,
+    as_json: bool,
 ) -> None:
-    """Check MESSAGE's KRP signature with a supplier certificate or key.
+    """Check MESSAGE's KRP signature and MAC (each valid, invalid, absent or not checked).
 
-    Exit 0 when it verifies, 1 when it does not (or there is none), 2 when MESSAGE is unparseable.
+    The signature needs --supplier-cert or --supplier-key; the MAC needs --ka-key and --peer-cert
+    (for a command, the ACB's and the device's key-agreement keys, either way round). Exit 0 when
+    every check given a key holds, 1 when one is invalid or the message carries none to check,
+    2 when an input cannot be read.
     """
-    if (supplier_cert is None) == (supplier_key is None):
-        raise click.UsageError("give exactly one of --supplier-cert or --supplier-key")
-    pem_path = supplier_cert or supplier_key
-    assert pem_path is not None
-    pem = read_input(pem_path, limit=_KEY_LIMIT, what="key file")
-    public_key = load_public_key(pem, source=shown(pem_path))
-    frame = decode_frame(read_message(message))
-    if frame.signature is None:
-        click.echo("no signature: the message is not signed (signature length 0)")
-        ctx.exit(EXIT_CHECK_FAILED)
-    if verify_signature(frame, public_key):
-        click.echo(f"signature verifies with {pem_path}")
-        return
-    click.echo(f"signature does NOT verify with {pem_path}")
-    ctx.exit(EXIT_CHECK_FAILED)
+    if supplier_cert is not None and supplier_key is not None:
+        raise click.UsageError("give --supplier-cert or --supplier-key, not both")
+    if (ka_key is None) != (peer_cert is None):
+        raise click.UsageError("--ka-key and --peer-cert go together (the MAC needs both)")
+    supplier_path = supplier_cert or supplier_key
+    if supplier_path is None and ka_key is None:
+        raise click.UsageError(
+            "nothing to check: give --supplier-cert or --supplier-key (signature), "
+            "--ka-key with --peer-cert (MAC), or both"
+        )
+    supplier = None if supplier_path is None else _public_key(supplier_path)
+    agreement = None
+    if ka_key is not None and peer_cert is not None:
+        agreement = (_private_key(ka_key), _public_key(peer_cert))
+    data_bytes, source = read_message(message)
+    frame = _decode(data_bytes, source)
+    checks = (
+        _signature_check(frame, supplier, supplier_path),
+        _mac_check(frame, agreement, ka_key, peer_cert),
+    )
+    failed = [check for check in checks if check.failed]
+    if as_json:
+        summary = _summary(frame, source)
+        summary.update({check.name: check.as_json() for check in checks})
+        summary["ok"] = not failed
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"message: {_one_line(frame)}")
+        for check in checks:
+            click.echo(check.line())
+        if not failed:
+            click.echo(f"{source}: OK")
+    if failed:
+        reason = "; ".join(f"{check.name} {check.result.value}" for check in failed)
+        click.echo(f"{source}: INVALID: {reason}", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
 
 
-def read_message(argument: str) -> bytes:
-    """The message bytes: a file (hex text or raw bytes) if one exists, else hex text.
+def _public_key(path: str) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key in a PEM certificate, public key or private key a user named."""
+    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file")
+    return load_public_key(pem, source=shown(path))
 
-    Something that exists but is no regular file (a directory, a FIFO, a device) is refused."""
+
+def _private_key(path: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key in a PEM file a user named."""
+    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file")
+    return load_private_key(pem, source=shown(path))
+
+
+def _signature_check(
+    frame: Frame, key: ec.EllipticCurvePublicKey | None, path: str | None
+) -> CheckResult:
+    present = frame.signature is not None
+    if key is None:
+        held = "the message carries one" if present else "the message carries none"
+        return CheckResult("signature", Result.NOT_CHECKED, present, f"no supplier key; {held}")
+    if not present:
+        why = "a pre-command is unsigned" if frame.pre_command else "signature length 00"
+        return CheckResult("signature", Result.ABSENT, False, f"{why}; {path} had nothing to check")
+    valid = verify_signature(frame, key)
+    return CheckResult(
+        "signature",
+        Result.VALID if valid else Result.INVALID,
+        True,
+        f"ECDSA P-256 over the grouping header and payload, {path}",
+    )
+
+
+def _mac_check(
+    frame: Frame,
+    keys: tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey] | None,
+    ka_path: str | None,
+    peer_path: str | None,
+) -> CheckResult:
+    present = frame.mac is not None
+    if keys is None:
+        held = "the message carries one" if present else "the message carries none"
+        return CheckResult("mac", Result.NOT_CHECKED, present, f"no key-agreement keys; {held}")
+    if not present:
+        why = "a pre-command" if frame.pre_command else "no general-ciphering envelope"
+        return CheckResult("mac", Result.ABSENT, False, f"{why}; the keys had nothing to check")
+    mac_key = derive_mac_key(keys[0], keys[1], frame.header)
+    valid = verify_mac(frame, mac_key)
+    return CheckResult(
+        "mac",
+        Result.VALID if valid else Result.INVALID,
+        True,
+        f"GMAC, key from ECDH({ka_path}, {peer_path}) and the SP800-56A KDF",
+    )
+
+
+def read_message(argument: str) -> tuple[bytes, str]:
+    """(message bytes, how errors name where they came from): a file if one exists, else hex
+    text given on the command line.
+
+    A file starting with 0xDF or 0xDD (the two tags a message can start with) is raw bytes; a
+    file of printable text is hex (spaces, newlines and colons allowed); anything else is raw
+    bytes, which then fail to decode at offset 0. Something that exists but is no regular file
+    (a directory, a FIFO, a device) is refused."""
     path = Path(argument)
     try:
         exists = path.exists()
     except (OSError, ValueError):  # e.g. a long hex string is not a valid file name
         exists = False
     if exists:
-        raw = read_input(path)
+        name = shown(argument)
+        raw = read_input(path, what="GBCS message")
+        if raw[:1] in (bytes((TAG_GENERAL_SIGNING,)), bytes((TAG_GENERAL_CIPHERING,))):
+            return raw, name
         text = raw.decode("ascii", errors="replace")
-        if raw and set(text) <= _HEX:
-            return _unhex(text, str(path))
-        return raw
-    return _unhex(argument, "argument")
+        if raw and all((c.isascii() and c.isprintable()) or c in _SPACES for c in text):
+            return _unhex(text, name, "not hex"), name
+        return raw, name
+    short = argument if len(argument) <= _SHOWN_ARGUMENT else argument[:_SHOWN_ARGUMENT] + "..."
+    return _unhex(argument, shown(short), "not a file and not hex"), "hex argument"
 
 
-def _unhex(text: str, source: str) -> bytes:
-    cleaned = "".join(c for c in text if c not in " \t\r\n:")
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        bad = next(
-            (i for i, c in enumerate(cleaned) if c not in string.hexdigits), len(cleaned) - 1
-        )
+def _unhex(text: str, source: str, what: str) -> bytes:
+    """The bytes of hex `text`; an error gives the offset of the fault in `text` itself."""
+    digits = [(i, c) for i, c in enumerate(text) if c not in _SPACES and c != ":"]
+    bad = next(((i, c) for i, c in digits if c not in string.hexdigits), None)
+    if bad is not None:
         raise GbcsFormatError(
-            f"{source}: not a file and not hex", field="input", offset=bad // 2
-        ) from None
+            f"{source}: {what}: {bad[1]!r} is no hex digit", field="input", offset=bad[0]
+        )
+    if len(digits) % 2:
+        raise GbcsFormatError(
+            f"{source}: {what}: an odd number of hex digits ({len(digits)})",
+            field="input",
+            offset=digits[-1][0],
+        )
+    return bytes.fromhex("".join(c for _, c in digits))
 
 
-def describe(frame: Frame) -> dict[str, Any]:
-    """JSON-ready view of a frame: header fields, decoded payload, signature and MAC presence."""
+def _decode(data: bytes, source: str) -> Frame:
+    """The frame in `data`; an error names `source` (the file, or the argument) first."""
+    try:
+        return decode_frame(data)
+    except GbcsFormatError as exc:
+        raise GbcsFormatError(f"{source}: {exc.what}", field=exc.field, offset=exc.offset) from None
+
+
+def _payload(frame: Frame, source: str) -> Payload | None:
     header = frame.header
-    payload = decode_payload(
-        header.message_code, header.cra, frame.payload, base=frame.payload_offset()
-    )
+    try:
+        return decode_payload(
+            header.message_code, header.cra, frame.payload, base=frame.payload_offset()
+        )
+    except GbcsFormatError as exc:
+        raise GbcsFormatError(f"{source}: {exc.what}", field=exc.field, offset=exc.offset) from None
+
+
+def _envelope(frame: Frame) -> str:
+    if frame.pre_command:
+        return "pre-command"
+    return "general-ciphering" if frame.mac is not None else "general-signing"
+
+
+def _summary(frame: Frame, source: str) -> dict[str, Any]:
+    header = frame.header
     return {
-        "envelope": "general-ciphering" if frame.mac is not None else "general-signing",
+        "source": source,
+        "envelope": _envelope(frame),
+        "pre_command": frame.pre_command,
         "cra_flag": header.cra.name.lower(),
         "message_code": f"0x{header.message_code:04X}",
         "message": MESSAGE_NAMES.get(header.message_code, "unknown"),
         "originator_counter": header.counter,
         "originator": header.originator.hex().upper(),
         "recipient": header.recipient.hex().upper(),
-        "date_time": None if header.date_time is None else header.date_time.hex().upper(),
-        "other_info_extra": header.other_info_extra.hex().upper() or None,
-        "payload_type": type(payload).__name__ if payload is not None else None,
-        "payload": _plain(payload) if payload is not None else {"raw": frame.payload.hex().upper()},
-        "signature_present": frame.signature is not None,
-        "mac_present": frame.mac is not None,
     }
+
+
+def _one_line(frame: Frame) -> str:
+    header = frame.header
+    name = MESSAGE_NAMES.get(header.message_code, "unknown message")
+    kind = "pre-command" if frame.pre_command else header.cra.name.lower()
+    return (
+        f"{name} (0x{header.message_code:04X}) {kind} from {header.originator.hex().upper()} "
+        f"to {header.recipient.hex().upper()}, counter {header.counter}"
+    )
+
+
+def describe(frame: Frame, source: str = "message") -> dict[str, Any]:
+    """JSON-ready view of a frame: header fields, decoded payload, signature and MAC presence."""
+    header = frame.header
+    payload = _payload(frame, source)
+    out = _summary(frame, source)
+    del out["source"]
+    out.update(
+        {
+            "date_time": None if header.date_time is None else header.date_time.hex().upper(),
+            "other_info_extra": header.other_info_extra.hex().upper() or None,
+            "payload_type": type(payload).__name__ if payload is not None else None,
+            "payload": _plain(payload)
+            if payload is not None
+            else {"raw": frame.payload.hex().upper()},
+            "signature_present": frame.signature is not None,
+            "mac_present": frame.mac is not None,
+        }
+    )
+    return out
 
 
 def _plain(value: Any, key: str = "") -> Any:
@@ -143,6 +342,10 @@ def _plain(value: Any, key: str = "") -> Any:
         return value.hex().upper()
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if key == "attributes" and isinstance(value, tuple):
+        return [f"0x{item:04X}" for item in value]
     if key == "alert_code" and isinstance(value, int):
         return f"0x{value:04X}"
+    if key in _HEX_KEYS and isinstance(value, int):
+        return f"0x{value:0{_HEX_KEYS[key]}X}"
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else value
