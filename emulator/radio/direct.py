@@ -43,7 +43,7 @@ class _DirectPort:
         self.down = Link(policy, random.Random(rng.getrandbits(64)))
         # The tunnel is fault-free and in order: its GBCS messages (a CS09, then the 8F43
         # behind it) arrive as their sender sent them.
-        quiet = LinkPolicy(latency_s=policy.latency_s)
+        quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=0.0)
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
 
