@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import enum
 import json
-import string
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,12 @@ from emulator.gbcs.messages import MESSAGE_NAMES, Payload, decode_payload
 from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
 from emulator.testpki import load_private_key, load_public_key
 
-_SPACES = set(" \t\r\n")
+_SEPARATORS = str.maketrans("", "", " \t\r\n:")
+"""What hex text may hold between its digits."""
+_NOT_HEX = re.compile(r"[^0-9A-Fa-f \t\r\n:]")
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+"""A file of nothing but these bytes is text, so it is read as hex."""
+_UTF8_BOM = b"\xef\xbb\xbf"
 _KEY_LIMIT = 1 << 20
 """A PEM key or certificate is a few KiB; anything near this is not one."""
 _SHOWN_ARGUMENT = 40
@@ -232,17 +237,18 @@ def read_message(argument: str) -> tuple[bytes, str]:
     (a directory, a FIFO, a device) is refused."""
     path = Path(argument)
     try:
-        exists = path.exists()
+        exists = bool(argument) and path.exists()  # Path("") is the current directory
     except (OSError, ValueError):  # e.g. a long hex string is not a valid file name
         exists = False
     if exists:
         name = shown(argument)
-        raw = read_input(path, what="GBCS message")
+        raw = read_input(argument, what="GBCS message")
+        if raw.startswith(_UTF8_BOM) and not raw[len(_UTF8_BOM) :].translate(None, _TEXT_BYTES):
+            raw = raw[len(_UTF8_BOM) :]  # hex text saved by an editor that marks UTF-8
         if raw[:1] in (bytes((TAG_GENERAL_SIGNING,)), bytes((TAG_GENERAL_CIPHERING,))):
             return raw, name
-        text = raw.decode("ascii", errors="replace")
-        if raw and all((c.isascii() and c.isprintable()) or c in _SPACES for c in text):
-            return _unhex(text, name, "not hex"), name
+        if raw and not raw.translate(None, _TEXT_BYTES):
+            return _unhex(raw.decode("ascii"), name, "not hex"), name
         return raw, name
     short = argument if len(argument) <= _SHOWN_ARGUMENT else argument[:_SHOWN_ARGUMENT] + "..."
     return _unhex(argument, shown(short), "not a file and not hex"), "hex argument"
@@ -250,19 +256,21 @@ def read_message(argument: str) -> tuple[bytes, str]:
 
 def _unhex(text: str, source: str, what: str) -> bytes:
     """The bytes of hex `text`; an error gives the offset of the fault in `text` itself."""
-    digits = [(i, c) for i, c in enumerate(text) if c not in _SPACES and c != ":"]
-    bad = next(((i, c) for i, c in digits if c not in string.hexdigits), None)
+    try:
+        return bytes.fromhex(text.translate(_SEPARATORS))
+    except ValueError:
+        pass
+    bad = _NOT_HEX.search(text)
     if bad is not None:
         raise GbcsFormatError(
-            f"{source}: {what}: {bad[1]!r} is no hex digit", field="input", offset=bad[0]
+            f"{source}: {what}: {bad.group()!r} is no hex digit", field="input", offset=bad.start()
         )
-    if len(digits) % 2:
-        raise GbcsFormatError(
-            f"{source}: {what}: an odd number of hex digits ({len(digits)})",
-            field="input",
-            offset=digits[-1][0],
-        )
-    return bytes.fromhex("".join(c for _, c in digits))
+    digits = len(text.translate(_SEPARATORS))
+    raise GbcsFormatError(
+        f"{source}: {what}: an odd number of hex digits ({digits})",
+        field="input",
+        offset=len(text.rstrip(" \t\r\n:")) - 1,
+    )
 
 
 def _decode(data: bytes, source: str) -> Frame:

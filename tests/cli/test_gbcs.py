@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.cli import cli
 from emulator.gbcs.frame import Cra, Frame, GroupingHeader, decode_frame
@@ -282,6 +284,31 @@ def test_verify_usage_errors_are_one_line(signed_command, options):
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
 
 
+@settings(max_examples=150)
+@given(st.data())
+def test_a_mutated_command_never_verifies_and_never_crashes(pki, signed_command, data):
+    """Flip, cut or extend the message anywhere: valid only when nothing changed; otherwise
+    exit 1 (a check fails) or 2 (one line naming the field and offset)."""
+    mutation = data.draw(st.sampled_from(["flip", "cut", "extend"]))
+    message = bytearray(signed_command)
+    if mutation == "flip":
+        at = data.draw(st.integers(0, len(message) - 1))
+        message[at] ^= data.draw(st.integers(1, 255))
+    elif mutation == "cut":
+        del message[data.draw(st.integers(1, len(message) - 1)) :]
+    else:
+        message += data.draw(st.binary(min_size=1, max_size=8))
+    result = run("verify", bytes(message).hex(), *keys(pki), "--json")
+    assert result.exit_code in (1, 2), result.output
+    if result.exit_code == 2:
+        assert result.stdout == "" and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: hex argument: ") and "offset" in result.stderr
+    else:
+        report = json.loads(result.stdout)
+        assert report["ok"] is False
+        assert "invalid" in (report["signature"]["result"], report["mac"]["result"])
+
+
 @pytest.fixture()
 def hostile(tmp_path, signed_command):
     """Files a hostile user might hand `gbcs verify`, by name."""
@@ -456,3 +483,12 @@ def test_decode_shows_a_pre_command(signed_command, tmp_path):
     assert data["pre_command"] is True
     assert data["signature_present"] is False and data["mac_present"] is False
     assert data["payload"]["image_hash"] == IMAGE_HASH.hex().upper()
+
+
+def test_hex_text_with_a_utf8_mark_and_an_empty_argument(signed_command, tmp_path):
+    marked = tmp_path / "marked.hex"
+    marked.write_bytes(b"\xef\xbb\xbf" + signed_command.hex().encode() + b"\r\n")
+    assert run("decode", marked).exit_code == 0
+    empty = run("decode", "")
+    assert empty.exit_code == 2
+    assert empty.stderr == "error: hex argument: empty message (field tag at offset 0)\n"
