@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from ota_harness import make_image
 
+from emulator import framesize
 from emulator.cli import cli
 
 KEYS = {
@@ -54,7 +55,9 @@ def test_simulate_honours_wait_for_data_and_minimum_block_period(big_image_file)
     assert set(out) >= KEYS
     assert out["outcome"] == "activated" and out["reason"] is None
     assert (out["start_file_version"], out["final_file_version"]) == (0x1F, 0x20)
-    assert out["bytes"] == image_file.stat().st_size and out["blocks"] == -(-out["bytes"] // 50)
+    # Blocks of the derived default: the largest one APS-encrypted SE frame holds.
+    block = framesize.DEFAULT_MAX_BLOCK_DATA
+    assert out["bytes"] == image_file.stat().st_size and out["blocks"] == -(-out["bytes"] // block)
     assert out["virtual_seconds"] >= 30 + 0.1 * out["blocks"]
     download = [e for e in out["events"] if e["event"] == "transition"]
     assert download[0]["from"] == "off" and all("t" in e for e in download)
