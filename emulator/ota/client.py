@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zigpy.zcl.clusters.general import Ota
@@ -416,6 +416,20 @@ class _Download:
     data: bytearray
     stack_version: int = NO_STACK_VERSION
     page_start: int | None = None
+    """Where the page being fetched starts; None between pages (and outside page mode)."""
+    page_end: int = 0
+    """Where that page ends: its start plus PageSize, at most the image size."""
+    kept: dict[int, bytes] = field(default_factory=dict)
+    """Blocks of that page that came past a gap, by offset: stored once the gap is filled."""
+    filling: bool = False
+    """The page's train is over: its missing blocks are asked one Image Block Request at a time
+    (EmberZNet's RETRY_MISSED_PACKETS)."""
+
+    def end_page(self) -> None:
+        """Forget the page being fetched (and the blocks kept past its gaps)."""
+        self.page_start = None
+        self.kept.clear()
+        self.filling = False
 
 
 @dataclass(slots=True)
@@ -480,6 +494,8 @@ class OtaClient:
         """A query, block/page request or Upgrade End Request is out, its answer not yet in."""
         self._stale_seen = False
         """A block for another offset came while awaiting: ask again at once, no error counted."""
+        self._progressed = False
+        """A block was stored or kept since the last block/page request went out."""
         self._page_mode = False
         """Downloading with Image Page Requests (dropped when the server has no page support)."""
         self._errors = 0
@@ -906,7 +922,13 @@ class OtaClient:
             "maximum_data_size": p.max_data_size,
             "request_node_addr": frames.eui64(self.identity.ieee) if send_addr else None,
         }
-        if self._page_mode:
+        self._awaiting = True
+        self._stale_seen = False
+        self._progressed = False
+        if self._page_mode and (
+            d.page_start is None or (self.file_offset == d.page_start and not d.kept)
+        ):
+            # A new page, or the last one brought nothing: ask for the whole page.
             self._send(
                 "image_page",
                 field_control=1 if send_addr else 0,
@@ -914,11 +936,17 @@ class OtaClient:
                 response_spacing=p.response_spacing_ms,
                 **common,
             )
+            d.end_page()
             d.page_start = self.file_offset
-            self._awaiting = True
-            self._stale_seen = False
+            d.page_end = min(d.image_size, self.file_offset + p.page_size)
             self._arm(p.page_timeout_s)
             return
+        if self._page_mode:
+            # EmberZNet after a page: ask for the first missing bytes only, up to the next block
+            # kept past the gap (or the page's end), with an Image Block Request.
+            d.filling = True
+            gap_end = min((o for o in d.kept if o > self.file_offset), default=d.page_end)
+            common["maximum_data_size"] = min(p.max_data_size, gap_end - self.file_offset)
         send_period = p.send_min_block_period
         self._send(
             "image_block",
@@ -926,8 +954,6 @@ class OtaClient:
             minimum_block_period=self.minimum_block_period if send_period else None,
             **common,
         )
-        self._awaiting = True
-        self._stale_seen = False
         self._arm(p.message_timeout_ms / 1000)
 
     def _block_period_s(self) -> float:
@@ -936,13 +962,7 @@ class OtaClient:
 
     def _on_download_timer(self, _event: TimerFired) -> None:
         if self._awaiting:
-            progressed = (
-                self._page_mode
-                and self._download is not None
-                and self._download.page_start is not None
-                and self.file_offset > self._download.page_start
-            )
-            if not (self._stale_seen or progressed):
+            if not (self._stale_seen or self._progressed):
                 self._errors += 1
                 if self._errors >= self.policy.download_error_threshold:
                     self._client_abort(f"ABORT: no block response after {self._errors} requests")
@@ -952,7 +972,7 @@ class OtaClient:
                 self._awaiting = False
                 self._arm(max(self._block_period_s(), self.policy.block_retry_backoff_ms / 1000))
                 return
-            self.retries += 1  # asked again at once: a stale answer came, or a page went on
+            self.retries += 1  # asked again at once: a stale answer came, or a page ran out
         self._request_block()
 
     def _client_abort(self, reason: str) -> None:
@@ -994,6 +1014,8 @@ class OtaClient:
                 self._default_response(rx, Status.INVALID_VALUE)
                 return
             if cmd.file_offset != self.file_offset or not data:
+                if data and self._keep(int(cmd.file_offset), bytes(data)):
+                    return
                 self._stale_seen = True  # EmberZNet: silently ignored, re-asked on the tick
                 return
             self._store_block(bytes(data))
@@ -1003,6 +1025,7 @@ class OtaClient:
             return
         if status == Status.UNSUP_CLUSTER_COMMAND and self._page_mode:
             self._page_mode = False  # T28, in a block response rather than a Default Response
+            d.end_page()
             self._request_block()
             return
         if status in _SERVER_ENDS_DOWNLOAD:
@@ -1013,13 +1036,45 @@ class OtaClient:
         self._default_response(rx, Status.INVALID_VALUE)
         self._stale_seen = True
 
-    def _store_block(self, data: bytes) -> None:
+    def _keep(self, offset: int, data: bytes) -> bool:
+        """A block of the page being fetched that came past a gap: keep it until the gap is
+        filled (EmberZNet notes it in the page's bitmap and asks only for the missing blocks).
+        False when it is no such block (before FileOffset, outside the page, already kept)."""
+        d = self._download
+        assert d is not None
+        if (
+            not self._page_mode
+            or d.page_start is None
+            or not self.file_offset < offset < d.page_end
+            or offset in d.kept
+        ):
+            return False
+        d.kept[offset] = data
+        self._progressed = True
+        if not d.filling:
+            self._arm(self.policy.page_timeout_s)  # more of this page is on its way
+        return True
+
+    def _write(self, data: bytes) -> None:
+        """Store `data` at FileOffset and move FileOffset past it."""
         d = self._download
         assert d is not None
         offset = self.file_offset
         d.data[offset : offset + len(data)] = data
         self._actions.append(WriteSlot(offset, data))
         self.file_offset = offset + len(data)
+
+    def _store_block(self, data: bytes) -> None:
+        d = self._download
+        assert d is not None
+        self._write(data)
+        for start in sorted(d.kept):  # blocks kept past the gap this block filled
+            if start > self.file_offset:
+                break
+            block = d.kept.pop(start)
+            if start + len(block) > self.file_offset:
+                self._write(block[self.file_offset - start :])
+        self._progressed = True
         self._errors = 0
         if self.file_offset >= d.image_size:
             self._awaiting = False
@@ -1028,10 +1083,11 @@ class OtaClient:
             return
         self._commit(self._record_now())
         if self._page_mode and d.page_start is not None:
-            if self.file_offset < d.page_start + self.policy.page_size:
+            if self.file_offset < d.page_end and not d.filling:
                 self._arm(self.policy.page_timeout_s)  # more of this page is on its way
                 return
-            d.page_start = None
+            if self.file_offset >= d.page_end:
+                d.end_page()
         self._awaiting = False
         period = self._block_period_s()
         if period > 0:
@@ -1058,7 +1114,7 @@ class OtaClient:
             delay += self.minimum_block_period * p.min_block_period_scale
         self._awaiting = False
         if self._download is not None:
-            self._download.page_start = None
+            self._download.end_page()
         self._arm(delay)
 
     def _on_download_default_response(self, rx: Received) -> None:
@@ -1071,6 +1127,8 @@ class OtaClient:
         status = cmd.status
         if status == Status.UNSUP_CLUSTER_COMMAND and self._page_mode:
             self._page_mode = False  # T28: the server has no page support
+            if self._download is not None:
+                self._download.end_page()
             self._request_block()
             return
         if status in (Status.NO_IMAGE_AVAILABLE, Status.UNSUP_CLUSTER_COMMAND, Status.ABORT):
