@@ -35,15 +35,6 @@ from emulator.gbcs.activation import (
     SupplierSlot,
 )
 from emulator.gbcs.headend import TEST_ENTITY_IDS
-from emulator.gbcs.messages import (
-    ALERT_FIRMWARE_VERIFICATION_FAILED,
-    ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
-    ALERT_FUTURE_DATED_FAILURE,
-    ALERT_FUTURE_DATED_SUCCESS,
-    ALERT_PPMID_FIRMWARE_ACTIVATED,
-    MSG_FUTURE_DATED_ACTIVATION_ALERT,
-    MSG_PPMID_ACTIVATION_ALERT,
-)
 from emulator.ota import client as oc
 from emulator.ota.image import parse_header, parse_image
 from emulator.ota.policy import ClientPolicy
@@ -95,6 +86,7 @@ def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> Ac
         ka_key=derive_key(f"{profile.name}-ka", seed),
         acb_ka_public=derive_key("acb", seed).public_key(),
         acb_id=TEST_ENTITY_IDS["acb"],
+        supplier_id=TEST_ENTITY_IDS[SUPPLIERS[0]],
         slots=slots,
         slot_capacity=profile.supplier_slots,
         signing_key=derive_key(f"{profile.name}-ds", seed),
@@ -143,21 +135,6 @@ class GbLog:
     """Verdict on the last activation command: "accepted", or why it was refused."""
 
 
-def _alert_codes(outcome: Outcome, verified: bool | None) -> list[int]:
-    if verified is not None:
-        return [
-            ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL
-            if verified
-            else ALERT_FIRMWARE_VERIFICATION_FAILED
-        ]
-    if outcome.message_code == MSG_PPMID_ACTIVATION_ALERT:
-        return [ALERT_PPMID_FIRMWARE_ACTIVATED]
-    if outcome.message_code == MSG_FUTURE_DATED_ACTIVATION_ALERT:
-        ok = outcome.activated_version is not None
-        return [ALERT_FUTURE_DATED_SUCCESS if ok else ALERT_FUTURE_DATED_FAILURE]
-    return []
-
-
 class GbDevice:
     """A device's GBCS activation handler wired to its OTA client."""
 
@@ -193,11 +170,11 @@ class GbDevice:
         outcome = self.handler.image_stored(
             manufacturer_image(data), version, verified=ok, now=self.now()
         )
-        self._emit(outcome, verified=ok)
+        self._emit(outcome)
         return ok, why
 
-    def _emit(self, outcome: Outcome, *, verified: bool | None = None) -> None:
-        self.log.alerts.extend(f"{code:04X}" for code in _alert_codes(outcome, verified))
+    def _emit(self, outcome: Outcome) -> None:
+        self.log.alerts.extend(f"{code:04X}" for code in outcome.alert_codes)
         if outcome.response is not None:
             self.send(outcome.response)
         for alert in outcome.alerts:

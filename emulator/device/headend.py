@@ -37,6 +37,7 @@ from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
     ActivateFirmwareCommand,
     ActivateFirmwareResponse,
+    DeviceAlert,
     FutureDatedActivationAlert,
     PpmidActivationAlert,
     ReceiptAlert,
@@ -235,6 +236,8 @@ class HeadEndRunner:
                     break
             if code is not None:
                 campaign.activation_response = code
+        elif isinstance(body, DeviceAlert):
+            campaign.alerts.append(f"{body.alert_code:04X}")
         elif isinstance(body, ReceiptAlert | FutureDatedActivationAlert | PpmidActivationAlert):
             campaign.alerts.append(f"{body.alert_code:04X}")
             if isinstance(body, ReceiptAlert):

@@ -12,6 +12,12 @@ each allows is data (`ACTIVATION_RULES`), not branches on device type.
 Processing order follows GBCS §11.5 as digested in shared/spec/gb-firmware.md §4.4: MAC and
 signature, then the originator counter, then the hash (noImageHeld = 1, hashMismatch = 2).
 
+What the device sends is built as the DCC's test messages show real devices build it (§4.5):
+the response to a Critical command (CS06) carries a header date-time and the device's signature;
+the response to a Non-Critical one (CS08) carries a MAC and echoes the command's other-information;
+receipt, future-dated and device alerts go to the supplier, signed; only CS09 goes to the ACB.
+A command that fails authentication raises alert 0x8F3D, and every firmware switch raises 0x8F43.
+
 This module must never do I/O, read a clock or keep keys anywhere but in its configuration.
 """
 
@@ -29,10 +35,13 @@ from emulator.gbcs.frame import Cra, Frame, GroupingHeader, decode_frame
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_FAILED,
     ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
+    ALERT_FIRMWARE_VERSION_CHANGED,
     ALERT_FUTURE_DATED_FAILURE,
     ALERT_FUTURE_DATED_SUCCESS,
+    ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE,
     MSG_ACTIVATE_FIRMWARE,
     MSG_FUTURE_DATED_ACTIVATION_ALERT,
+    MSG_GENERIC_CRITICAL_ALERT,
     MSG_PPMID_ACTIVATION_ALERT,
     MSG_READ_FIRMWARE_VERSION,
     MSG_RECEIPT_ALERT_GBZ,
@@ -40,14 +49,39 @@ from emulator.gbcs.messages import (
     ActivateFirmwareResponse,
     ActivateImageResponseCode,
     ActivationResult,
+    DeviceAlert,
     ExecutionOutcome,
     FutureDatedActivationAlert,
     PpmidActivationAlert,
     ReadFirmwareVersionCommand,
     ReadFirmwareVersionResponse,
     ReceiptAlert,
+    decode_payload,
 )
-from emulator.gbcs.security import derive_mac_key, sign_frame, verify_mac, verify_signature
+from emulator.gbcs.security import (
+    apply_mac,
+    derive_mac_key,
+    sign_frame,
+    verify_mac,
+    verify_signature,
+)
+
+CRITICAL_COMMANDS = frozenset({MSG_ACTIVATE_FIRMWARE})
+"""Message codes of the SME.C.C commands handled here: their responses are dated and signed."""
+
+
+def dlms_date_time(when: dt.datetime) -> bytes:
+    """The 12-octet DLMS date-time of a grouping header, in the form of the DCC's test responses
+    (`07DF0101FF000000008000FF`): day of week, hundredths, deviation and clock status left
+    "not specified" (FF, 00, 8000, FF)."""
+    when = when.astimezone(dt.UTC)
+    return b"".join(
+        (
+            when.year.to_bytes(2, "big"),
+            bytes((when.month, when.day, 0xFF, when.hour, when.minute, when.second, 0)),
+            b"\x80\x00\xff",
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +167,9 @@ class ActivationConfig:
     acb_ka_public: ec.EllipticCurvePublicKey
     """The DCC Access Control Broker's key-agreement public key (MACs on commands)."""
     acb_id: bytes
-    """Recipient of the device's alerts."""
+    """The DCC Access Control Broker: it sends CS08, and receives its response and CS09."""
+    supplier_id: bytes
+    """The supplier responsible for the device: recipient of its receipt and device alerts."""
     slots: tuple[SupplierSlot, ...] = ()
     slot_capacity: int = 0
     signing_key: ec.EllipticCurvePrivateKey | None = None
@@ -164,6 +200,8 @@ class PendingActivation:
     image_hash: bytes
     originator_counter: int
     execution_time: dt.datetime
+    originator: bytes
+    """Who sent the CS06: the future-dated alert goes back to them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +244,16 @@ class Outcome:
     def accepted(self) -> bool:
         return self.verdict is Verdict.ACCEPTED
 
+    @property
+    def alert_codes(self) -> tuple[int, ...]:
+        """The alert code of each alert, in the order sent (read back from the alerts' bytes)."""
+        codes = []
+        for alert in self.alerts:
+            frame = decode_frame(alert)
+            body = decode_payload(frame.header.message_code, frame.header.cra, frame.payload)
+            codes.append(body.alert_code)  # type: ignore[union-attr]
+        return tuple(codes)
+
 
 @dataclass(slots=True)
 class ActivationHandler:
@@ -233,7 +281,7 @@ class ActivationHandler:
         if header.message_code == MSG_ACTIVATE_FIRMWARE:
             return self._activate_firmware(frame, now)
         if header.message_code == MSG_READ_FIRMWARE_VERSION:
-            return self._read_firmware_version(frame)
+            return self._read_firmware_version(frame, now)
         return self._refuse(
             Verdict.UNSUPPORTED_MESSAGE, f"message code 0x{header.message_code:04X}", header
         )
@@ -253,14 +301,14 @@ class ActivationHandler:
         alert = FutureDatedActivationAlert(
             code, pending.execution_time, pending.originator_counter, outcome
         )
-        sent = self._alert(MSG_FUTURE_DATED_ACTIVATION_ALERT, alert.to_der())
+        sent = self._alert(MSG_FUTURE_DATED_ACTIVATION_ALERT, alert.to_der(), pending.originator)
         return self._record(
             Outcome(
                 Verdict.ACCEPTED,
                 f"future-dated activation executed: {ActivateImageResponseCode(outcome.code).name}"
                 f", alert 0x{code:04X}",
                 self.state,
-                alerts=(sent,),
+                alerts=(sent, *self._version_changed(activated, now)),
                 activated_version=self.state.running_version if activated else None,
                 message_code=MSG_FUTURE_DATED_ACTIVATION_ALERT,
             )
@@ -282,7 +330,11 @@ class ActivationHandler:
             code = ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL
         else:
             code = ALERT_FIRMWARE_VERIFICATION_FAILED
-        sent = self._alert(MSG_RECEIPT_ALERT_GBZ, ReceiptAlert(code, now, image_hash).to_der())
+        sent = self._alert(
+            MSG_RECEIPT_ALERT_GBZ,
+            ReceiptAlert(code, now, image_hash).to_der(),
+            self.config.supplier_id,
+        )
         return self._record(
             Outcome(
                 Verdict.ACCEPTED,
@@ -307,14 +359,14 @@ class ActivationHandler:
         )
         result = ActivationResult.SUCCESS if activated else ActivationResult.FAILURE
         alert = PpmidActivationAlert(now, self.state.running_version, result)
-        sent = self._alert(MSG_PPMID_ACTIVATION_ALERT, alert.to_der())
+        sent = self._alert(MSG_PPMID_ACTIVATION_ALERT, alert.to_der(), self.config.acb_id)
         return self._record(
             Outcome(
                 Verdict.ACCEPTED,
                 f"Comms Hub activation: {ActivateImageResponseCode(outcome.code).name}, CS09 "
                 f"result {result.name}",
                 self.state,
-                alerts=(sent,),
+                alerts=(sent, *self._version_changed(activated, now)),
                 activated_version=self.state.running_version if activated else None,
                 message_code=MSG_PPMID_ACTIVATION_ALERT,
             )
@@ -334,7 +386,7 @@ class ActivationHandler:
             return self._refuse(
                 Verdict.CLASS_REFUSES_CS06, f"activation class {self.config.activation}", header
             )
-        refusal = self._authenticate(frame, require_signature=rule.signature_required)
+        refusal = self._authenticate(frame, now, require_signature=rule.signature_required)
         if refusal is not None:
             return refusal
         try:
@@ -354,28 +406,31 @@ class ActivationHandler:
             had = self.state.pending is not None
             self.state = replace(self.state, pending=None)
             return self._accept(
-                header,
+                frame,
                 ActivateFirmwareResponse(None),
                 "pending activation cancelled" if had else "cancellation: nothing pending",
+                now,
             )
         if when is not None and when > now:
-            pending = PendingActivation(command.image_hash, header.counter, when)
+            pending = PendingActivation(command.image_hash, header.counter, when, header.originator)
             self.state = replace(self.state, pending=pending)
             return self._accept(
-                header,
+                frame,
                 ActivateFirmwareResponse(None),
                 f"activation recorded for {when.isoformat()}",
+                now,
             )
         outcome, activated = self._execute(command.image_hash)
         return self._accept(
-            header,
+            frame,
             ActivateFirmwareResponse(outcome),
             f"immediate activation: {ActivateImageResponseCode(outcome.code).name}",
-            activated_version=self.state.running_version if activated else None,
+            now,
+            activated=activated,
         )
 
-    def _read_firmware_version(self, frame: Frame) -> Outcome:
-        refusal = self._authenticate(frame, require_signature=False)
+    def _read_firmware_version(self, frame: Frame, now: dt.datetime) -> Outcome:
+        refusal = self._authenticate(frame, now, require_signature=False)
         if refusal is not None:
             return refusal
         try:
@@ -384,47 +439,63 @@ class ActivationHandler:
             return self._refuse(Verdict.MALFORMED, str(exc), frame.header)
         self.state = self.state.with_counter(frame.header.originator, frame.header.counter)
         return self._accept(
-            frame.header,
+            frame,
             ReadFirmwareVersionResponse(self.state.running_version),
             f"firmware version {self.state.running_version.hex().upper()} read",
+            now,
         )
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _authenticate(self, frame: Frame, *, require_signature: bool) -> Outcome | None:
-        """Command Authenticity and Integrity Verification; None when the command passes."""
+    def _authenticate(
+        self, frame: Frame, now: dt.datetime, *, require_signature: bool
+    ) -> Outcome | None:
+        """Command Authenticity and Integrity Verification; None when the command passes.
+
+        A command that fails it is refused and raises alert 0x8F3D (Trusted Source
+        Authentication Failure); a replayed counter is refused without one."""
+        failure = self._authentication_failure(frame, require_signature=require_signature)
+        if failure is not None:
+            verdict, detail = failure
+            alert = DeviceAlert(ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE, now)
+            sent = self._alert(MSG_GENERIC_CRITICAL_ALERT, alert.to_der(), self.config.supplier_id)
+            return self._refuse(verdict, detail, frame.header, alerts=(sent,))
         header = frame.header
-        if frame.mac is None:
-            return self._refuse(Verdict.MAC_MISSING, "no MAC on the command", header)
-        key = derive_mac_key(self.config.ka_key, self.config.acb_ka_public, header)
-        if not verify_mac(frame, key):
-            return self._refuse(Verdict.MAC_INVALID, "MAC does not verify", header)
-        if require_signature:
-            if frame.signature is None:
-                return self._refuse(
-                    Verdict.SIGNATURE_REQUIRED,
-                    f"Non-Critical command to a {self.config.activation} device",
-                    header,
-                )
-            slot = next((s for s in self.config.slots if s.entity_id == header.originator), None)
-            if slot is None:
-                return self._refuse(
-                    Verdict.SUPPLIER_NOT_IN_SLOT,
-                    f"originator {header.originator.hex().upper()} holds no certificate slot",
-                    header,
-                )
-            if not verify_signature(frame, slot.public_key):
-                return self._refuse(
-                    Verdict.SIGNATURE_INVALID,
-                    f"signature does not verify with {slot.name or 'the slot'} certificate",
-                    header,
-                )
         last = self.state.last_counter(header.originator)
         if last is not None and header.counter <= last:
             return self._refuse(
                 Verdict.REPLAYED_COUNTER,
                 f"counter {header.counter} not above {last}",
                 header,
+            )
+        return None
+
+    def _authentication_failure(
+        self, frame: Frame, *, require_signature: bool
+    ) -> tuple[Verdict, str] | None:
+        header = frame.header
+        if frame.mac is None:
+            return Verdict.MAC_MISSING, "no MAC on the command"
+        key = derive_mac_key(self.config.ka_key, self.config.acb_ka_public, header)
+        if not verify_mac(frame, key):
+            return Verdict.MAC_INVALID, "MAC does not verify"
+        if not require_signature:
+            return None
+        if frame.signature is None:
+            return (
+                Verdict.SIGNATURE_REQUIRED,
+                f"Non-Critical command to a {self.config.activation} device",
+            )
+        slot = next((s for s in self.config.slots if s.entity_id == header.originator), None)
+        if slot is None:
+            return (
+                Verdict.SUPPLIER_NOT_IN_SLOT,
+                f"originator {header.originator.hex().upper()} holds no certificate slot",
+            )
+        if not verify_signature(frame, slot.public_key):
+            return (
+                Verdict.SIGNATURE_INVALID,
+                f"signature does not verify with {slot.name or 'the slot'} certificate",
             )
         return None
 
@@ -452,54 +523,86 @@ class ActivationHandler:
 
     def _accept(
         self,
-        command: GroupingHeader,
+        command: Frame,
         payload: ActivateFirmwareResponse | ReadFirmwareVersionResponse,
         detail: str,
+        now: dt.datetime,
         *,
-        activated_version: bytes | None = None,
+        activated: bool = False,
     ) -> Outcome:
+        """The response to an accepted command, built as its GBCS form requires (§4.5).
+
+        To a Critical command: the device's date-time in the header and its signature. To a
+        Non-Critical one: the command's other-information echoed (the supplementary remote
+        party) and a MAC under the key the device shares with the command's originator."""
+        code = command.header.message_code
+        critical = code in CRITICAL_COMMANDS
         header = GroupingHeader(
             cra=Cra.RESPONSE,
-            counter=command.counter,
+            counter=command.header.counter,
             originator=self.config.device_id,
-            recipient=command.originator,
-            message_code=command.message_code,
+            recipient=command.header.originator,
+            message_code=code,
+            date_time=dlms_date_time(now) if critical else None,
+            other_info_extra=b"" if critical else command.header.other_info_extra,
         )
-        response = Frame(header, payload.to_der()).encode()
+        frame = Frame(header, payload.to_der())
+        if critical:
+            frame = self._sign(frame)
+        else:
+            frame = apply_mac(
+                frame, derive_mac_key(self.config.ka_key, self.config.acb_ka_public, header)
+            )
         return self._record(
             Outcome(
                 Verdict.ACCEPTED,
                 detail,
                 self.state,
-                response=response,
-                activated_version=activated_version,
-                message_code=command.message_code,
+                response=frame.encode(),
+                alerts=self._version_changed(activated, now),
+                activated_version=self.state.running_version if activated else None,
+                message_code=code,
             )
         )
 
-    def _alert(self, message_code: int, payload: bytes) -> bytes:
-        """An alert frame from the device (its time is in the payload; header date-time absent)."""
+    def _version_changed(self, activated: bool, now: dt.datetime) -> tuple[bytes, ...]:
+        """Alert 0x8F43 (Change in the executing Firmware version) when firmware was switched."""
+        if not activated:
+            return ()
+        alert = DeviceAlert(ALERT_FIRMWARE_VERSION_CHANGED, now)
+        return (self._alert(MSG_GENERIC_CRITICAL_ALERT, alert.to_der(), self.config.supplier_id),)
+
+    def _alert(self, message_code: int, payload: bytes, recipient: bytes) -> bytes:
+        """An alert frame from the device, signed (its time is in the payload; the header
+        date-time is absent, as in the DCC's test alerts)."""
         header = GroupingHeader(
             cra=Cra.ALERT,
             counter=self.state.alert_counter,
             originator=self.config.device_id,
-            recipient=self.config.acb_id,
+            recipient=recipient,
             message_code=message_code,
         )
         self.state = replace(self.state, alert_counter=self.state.alert_counter + 1)
-        frame = Frame(header, payload)
-        if self.config.signing_key is not None:
-            frame = sign_frame(frame, self.config.signing_key)
-        return frame.encode()
+        return self._sign(Frame(header, payload)).encode()
+
+    def _sign(self, frame: Frame) -> Frame:
+        key = self.config.signing_key
+        return frame if key is None else sign_frame(frame, key)
 
     def _refuse(
-        self, verdict: Verdict, detail: str, header: GroupingHeader | None = None
+        self,
+        verdict: Verdict,
+        detail: str,
+        header: GroupingHeader | None = None,
+        *,
+        alerts: tuple[bytes, ...] = (),
     ) -> Outcome:
         return self._record(
             Outcome(
                 verdict,
                 detail,
                 self.state,
+                alerts=alerts,
                 message_code=None if header is None else header.message_code,
             )
         )

@@ -1,7 +1,9 @@
 """The supplier / DCC head-end side of GBCS firmware commands: build, sign and MAC them.
 
 A `RemoteParty` (a supplier, or the rogue party of negative tests) originates commands; the DCC
-Access Control Broker (ACB) applies the MAC with its key-agreement key. `HeadEnd` keeps each
+Access Control Broker (ACB) applies the MAC with its key-agreement key. CS08 is the ACB's own
+command, naming the supplier as supplementary remote party (id and counter) in other-information,
+as the DCC's test messages show (shared/spec/gb-firmware.md §4.5). `HeadEnd` keeps each
 originator's counter strictly increasing, as a real head-end must. The keys come from the
 throw-away test PKI (`emulator.testpki`, `scripts/make-keys`), never from a real keystore.
 
@@ -58,6 +60,7 @@ class HeadEnd:
     """
 
     acb_ka_key: ec.EllipticCurvePrivateKey
+    acb_id: bytes = TEST_ENTITY_IDS["acb"]
     first_counter: int = 1
     next_counter: dict[bytes, int] = field(default_factory=dict)
 
@@ -111,11 +114,18 @@ class HeadEnd:
         *,
         counter: int | None = None,
     ) -> bytes:
-        """A CS08 Read Firmware Version command (SME.C.NC: MAC only)."""
-        counter = self._counter(party.entity_id, counter)
-        payload = ReadFirmwareVersionCommand().to_der()
+        """A CS08 Read Firmware Version command (SME.C.NC: MAC only), from the ACB on behalf of
+        `party`, whose id and counter ride in other-information."""
+        supplementary = party.entity_id + self._counter(party.entity_id, None).to_bytes(8, "big")
         return self._build(
-            party, device_id, device_ka_public, MSG_READ_FIRMWARE_VERSION, counter, payload, False
+            RemoteParty(self.acb_id),
+            device_id,
+            device_ka_public,
+            MSG_READ_FIRMWARE_VERSION,
+            self._counter(self.acb_id, counter),
+            ReadFirmwareVersionCommand().to_der(),
+            False,
+            other_info_extra=supplementary,
         )
 
     def _counter(self, originator: bytes, forced: int | None) -> int:
@@ -134,6 +144,8 @@ class HeadEnd:
         counter: int,
         payload: bytes,
         critical: bool,
+        *,
+        other_info_extra: bytes = b"",
     ) -> bytes:
         header = GroupingHeader(
             cra=Cra.COMMAND,
@@ -141,6 +153,7 @@ class HeadEnd:
             originator=party.entity_id,
             recipient=device_id,
             message_code=message_code,
+            other_info_extra=other_info_extra,
         )
         frame = Frame(header, payload)
         if critical:

@@ -1,7 +1,10 @@
 """GBCS firmware payloads: every message code of shared/spec/gb-firmware.md §4.2.
 
 CS06 and its future-dated alert, the receipt alerts (GBZ and DLMS forms), CS08, CS09, the CCS08
-Firmware Transfer Alert, and the ECS52 / GCS38 firmware-version reads. Each payload is a frozen
+Firmware Transfer Alert, the ECS52 / GCS38 firmware-version reads, and the data-less device
+alerts a device raises under 0x1000 (8F43 on a change of executing firmware, 8F3D on a command
+that fails authentication; the message code and form are hanemu's reading, see `DeviceAlert`).
+Each payload is a frozen
 dataclass with `to_der()` and `from_der()` (the name is kept for the GBZ and DLMS forms, which are
 not DER), built on one declaration where the payload is DER (§4.4–4.5). `decode_payload` picks the
 decoder from the message code and CRA flag, for tools that show any message.
@@ -34,6 +37,7 @@ MSG_RECEIPT_ALERT_GBZ = 0x00CF  # Firmware Distribution Receipt Alert, GBZ form 
 MSG_FIRMWARE_TRANSFER_ALERT = 0x0128  # CCS08, CH -> DCC
 MSG_READ_FIRMWARE_VERSION = 0x0129  # CS08, SME.C.NC
 MSG_PPMID_ACTIVATION_ALERT = 0x012B  # CS09, SME.A.C
+MSG_GENERIC_CRITICAL_ALERT = 0x1000  # a device alert with no message of its own
 
 # Alert codes (§4.4–4.5).
 ALERT_FUTURE_DATED_SUCCESS = 0x8F66
@@ -43,6 +47,8 @@ ALERT_FIRMWARE_VERIFICATION_FAILED = 0x8F1C
 ALERT_PPMID_FIRMWARE_ACTIVATED = 0x8F8B
 ALERT_FIRMWARE_TRANSFER_SUCCESS = 0x8F8A
 ALERT_FIRMWARE_TRANSFER_FAILURE = 0x8F89
+ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE = 0x8F3D
+ALERT_FIRMWARE_VERSION_CHANGED = 0x8F43  # Change in the executing Firmware version
 
 MESSAGE_NAMES = {
     MSG_ACTIVATE_FIRMWARE: "CS06 Activate Firmware",
@@ -54,6 +60,7 @@ MESSAGE_NAMES = {
     MSG_FIRMWARE_TRANSFER_ALERT: "CCS08 Firmware Transfer Alert",
     MSG_READ_FIRMWARE_VERSION: "CS08 Read PPMID/HCALCS Firmware Version",
     MSG_PPMID_ACTIVATION_ALERT: "CS09 PPMID Firmware Activation Alert",
+    MSG_GENERIC_CRITICAL_ALERT: "Generic Critical Alert",
 }
 
 CANCELLATION_TIME = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
@@ -247,48 +254,79 @@ class ReceiptAlert:
     image_hash: bytes
 
     def to_der(self) -> bytes:
-        seconds = int((self.time - GBZ_EPOCH).total_seconds())
-        if not 0 <= seconds <= 0xFFFFFFFF:
-            raise GbcsFormatError("time outside the GBZ range", field="time")
-        if not 0 <= self.alert_code <= 0xFFFF:
-            raise GbcsFormatError("alert code must fit 2 octets", field="alert_code")
         if len(self.image_hash) != HASH_LENGTH:
             raise GbcsFormatError("hash must be 32 octets", field="hash")
-        return b"".join(
-            (
-                GBZ_PROFILE,
-                b"\x01",
-                self.alert_code.to_bytes(2, "big"),
-                seconds.to_bytes(4, "big"),
-                bytes((0x09, HASH_LENGTH)),
-                self.image_hash,
-            )
+        return (
+            _gbz_alert_header(self.alert_code, self.time, components=1)
+            + bytes((0x09, HASH_LENGTH))
+            + self.image_hash
         )
 
     @classmethod
     def from_der(cls, data: bytes, *, base: int = 0) -> ReceiptAlert:
-        expected = 2 + 1 + 2 + 4 + 2 + HASH_LENGTH
-        if len(data) != expected:
-            raise GbcsFormatError(
-                f"receipt alert must be {expected} octets, got {len(data)}",
-                field="ReceiptAlert",
-                offset=base + min(len(data), expected),
-            )
-        for field, at, value in (
-            ("profile", 0, GBZ_PROFILE),
-            ("components", 2, b"\x01"),
-            ("hash_tag", 9, bytes((0x09, HASH_LENGTH))),
-        ):
-            if data[at : at + len(value)] != value:
-                raise GbcsFormatError(
-                    f"expected {value.hex().upper()}", field=field, offset=base + at
-                )
-        seconds = int.from_bytes(data[5:9], "big")
-        return cls(
-            int.from_bytes(data[3:5], "big"),
-            GBZ_EPOCH + dt.timedelta(seconds=seconds),
-            bytes(data[11:]),
+        tail = bytes((0x09, HASH_LENGTH))
+        code, time = _gbz_alert_fields(data, base, "ReceiptAlert", components=1, extra=tail)
+        return cls(code, time, bytes(data[-HASH_LENGTH:]))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAlert:
+    """A GBZ device alert with no components, sent under 0x1000 Generic Critical Alert:
+    `01 09 | 00 | alert code (2) | UTC seconds since 2000 (4)`. 0x8F43 (Change in the executing
+    Firmware version) and 0x8F3D (Trusted Source Authentication Failure) travel this way."""
+
+    alert_code: int
+    time: dt.datetime
+
+    def to_der(self) -> bytes:
+        return _gbz_alert_header(self.alert_code, self.time, components=0)
+
+    @classmethod
+    def from_der(cls, data: bytes, *, base: int = 0) -> DeviceAlert:
+        return cls(*_gbz_alert_fields(data, base, "DeviceAlert", components=0))
+
+
+_GBZ_ALERT_HEADER_LENGTH = 2 + 1 + 2 + 4
+
+
+def _gbz_alert_header(alert_code: int, time: dt.datetime, *, components: int) -> bytes:
+    """`01 09 | component count | alert code (2) | UTC seconds since 2000 (4)`."""
+    seconds = int((time - GBZ_EPOCH).total_seconds())
+    if not 0 <= seconds <= 0xFFFFFFFF:
+        raise GbcsFormatError("time outside the GBZ range", field="time")
+    if not 0 <= alert_code <= 0xFFFF:
+        raise GbcsFormatError("alert code must fit 2 octets", field="alert_code")
+    return b"".join(
+        (
+            GBZ_PROFILE,
+            bytes((components,)),
+            alert_code.to_bytes(2, "big"),
+            seconds.to_bytes(4, "big"),
         )
+    )
+
+
+def _gbz_alert_fields(
+    data: bytes, base: int, name: str, *, components: int, extra: bytes = b""
+) -> tuple[int, dt.datetime]:
+    """(alert code, time) of a GBZ alert header with `components`, followed by `extra` and,
+    when `extra` is given, a 32-octet hash; every other octet is checked."""
+    expected = _GBZ_ALERT_HEADER_LENGTH + (len(extra) + HASH_LENGTH if extra else 0)
+    if len(data) != expected:
+        raise GbcsFormatError(
+            f"{name} must be {expected} octets, got {len(data)}",
+            field=name,
+            offset=base + min(len(data), expected),
+        )
+    for field, at, value in (
+        ("profile", 0, GBZ_PROFILE),
+        ("components", 2, bytes((components,))),
+        ("hash_tag", _GBZ_ALERT_HEADER_LENGTH, extra),
+    ):
+        if data[at : at + len(value)] != value:
+            raise GbcsFormatError(f"expected {value.hex().upper()}", field=field, offset=base + at)
+    seconds = int.from_bytes(data[5:9], "big")
+    return int.from_bytes(data[3:5], "big"), GBZ_EPOCH + dt.timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,6 +720,7 @@ Payload = (
     | DlmsReceiptAlert
     | GsmeFirmwareVersionRead
     | GsmeFirmwareVersionReadResponse
+    | DeviceAlert
     | RawPayload
 )
 
@@ -697,9 +736,10 @@ PAYLOAD_TYPES: dict[tuple[int, Cra], type] = {
     (MSG_RECEIPT_ALERT_DLMS, Cra.ALERT): DlmsReceiptAlert,
     (MSG_READ_GSME_FIRMWARE_VERSION, Cra.COMMAND): GsmeFirmwareVersionRead,
     (MSG_READ_GSME_FIRMWARE_VERSION, Cra.RESPONSE): GsmeFirmwareVersionReadResponse,
+    (MSG_GENERIC_CRITICAL_ALERT, Cra.ALERT): DeviceAlert,
 }
 PARTLY_DESCRIBED = frozenset(
-    {DlmsReceiptAlert, GsmeFirmwareVersionRead, GsmeFirmwareVersionReadResponse}
+    {DlmsReceiptAlert, GsmeFirmwareVersionRead, GsmeFirmwareVersionReadResponse, DeviceAlert}
 )
 """Payload types the digest describes only in part: another shape is a `RawPayload`, not an
 error, since it may well be a valid message this decoder does not know."""
@@ -722,4 +762,3 @@ def decode_payload(message_code: int, cra: Cra, payload: bytes, *, base: int = 0
         return kind.from_der(payload, base=base)
     except GbcsFormatError as exc:
         return RawPayload(bytes(payload), f"not the {kind.__name__} shape decoded here: {exc}")
-

@@ -2,11 +2,11 @@
 
 Each device gets its own pair of OTA links (`emulator.ota.link.Link`: latency, jitter and the
 scenario's drop, duplicate, reorder and corruption faults) and a fault-free, in-order tunnel link
-with the same latency (no jitter) for GBCS. Server discovery and EUI resolution answer after a fixed latency with the
-one hub. Nothing is delivered inline: every frame lands later, through the clock, so a reply can
-never re-enter its sender. A frame that would not fit one 802.15.4 frame for the device's
-security (`emulator.framesize.refusal`, as on the zigpy air) is not sent and is recorded
-(`air.refuse`). This is the fast path `ota simulate` and fleets run on.
+with the same latency (no jitter) for GBCS. Server discovery and EUI resolution answer after a
+fixed latency with the one hub. Nothing is delivered inline: every frame lands later, through the
+clock, so a reply can never re-enter its sender. A frame that would not fit one 802.15.4 frame for
+the device's security (`emulator.framesize.refusal`, as on the zigpy air) is not sent and is
+recorded (`air.refuse`). This is the fast path `ota simulate` and fleets run on.
 
 This module owns moving bytes between the hub and devices; it never decides what either does and
 never reads wall time.

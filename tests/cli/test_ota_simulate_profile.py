@@ -32,7 +32,7 @@ def test_profile_alone_distributes_and_activates():
     assert out["outcome"] == "activated"
     assert out["reason"] is None
     assert out["activation_response"] == 0
-    assert out["alerts"] == ["8F72"]
+    assert out["alerts"] == ["8F72", "8F43"]
     assert out["activation_mode"] == "critical"
     profile = load_profile("ihd-opt1")
     assert out["start_file_version"] == profile.zigbee.firmware_version
@@ -52,30 +52,34 @@ def test_default_image_size_is_64_kib():
     assert out["bytes"] > 65536
 
 
+AUTH_FAILED = ["8F3D"] * 3
+"""0x8F3D, Trusted Source Authentication Failure, once for each of the head-end's attempts."""
+
+
 @pytest.mark.parametrize(
     ("args", "outcome", "reason", "response", "alerts"),
     [
         (["--profile", "hcalcs-opt1", "--activate", "non-critical"], "rejected",
-         "CS06 refused: signature-required", None, ["8F72"]),
+         "CS06 refused: signature-required", None, ["8F72", *AUTH_FAILED]),
         (["--profile", "hcalcs-opt1", "--supplier", "B"], "rejected",
-         "CS06 refused: supplier-not-in-slot", None, ["8F72"]),
+         "CS06 refused: supplier-not-in-slot", None, ["8F72", *AUTH_FAILED]),
         (["--profile", "ihd-opt1", "--supplier", "rogue"], "rejected",
-         "CS06 refused: supplier-not-in-slot", None, ["8F72"]),
+         "CS06 refused: supplier-not-in-slot", None, ["8F72", *AUTH_FAILED]),
         (["--profile", "ihd-opt1", "--supplier", "forged"], "rejected",
-         "CS06 refused: signature-invalid", None, ["8F72"]),
+         "CS06 refused: signature-invalid", None, ["8F72", *AUTH_FAILED]),
         (["--profile", "ppmid-opt1", "--hash", "00" * 32], "rejected",
          "CS06 hashMismatch", 2, ["8F72"]),
         (["--profile", "ppmid-opt1", "--at", "2026-01-01T12:00:00Z", "--cancel"], "downloaded",
          "future-dated activation cancelled", None, ["8F72"]),
         (["--profile", "ppmid-opt1", "--at", "2026-01-01T12:00:00Z"], "activated",
-         None, None, ["8F72", "8F66"]),
-        (["--profile", "ppmid-ch-managed"], "activated", None, None, ["8F72", "8F8B"]),
+         None, None, ["8F72", "8F66", "8F43"]),
+        (["--profile", "ppmid-ch-managed"], "activated", None, None, ["8F72", "8F8B", "8F43"]),
         (["--profile", "ppmid-ch-managed", "--activate", "critical"], "rejected",
          "CS06 refused: activation-class-refuses-cs06", None, ["8F72"]),
         (["--profile", "ihd-opt1", "--activate", "none"], "downloaded",
          "no activation asked for; waiting for activation", None, ["8F72"]),
         (["--profile", "ppmid-opt2", "--replay"], "activated",
-         "CS06 refused: replayed-counter", 0, ["8F72"]),
+         "CS06 refused: replayed-counter", 0, ["8F72", "8F43"]),
     ],
 )  # fmt: skip
 def test_activation_options(args, outcome, reason, response, alerts):

@@ -124,11 +124,12 @@ def test_dcc_profile_distribute_receipt_activate(name):
     assert sim.gb is not None
     assert sim.gb.handler.state.running_version == new_version.to_bytes(4, "big")
     if profile.activation == "ch-managed":
-        assert result.alerts == ["8F72", "8F8B"]  # CS09 after the hub's activation
+        # CS09 after the hub's activation, then 8F43 for the change of executing firmware.
+        assert result.alerts == ["8F72", "8F8B", "8F43"]
         assert result.activation_response is None  # no CS06 was sent
         assert [c["kind"] for c in result.gb["commands"]] == ["hub-instruction"]
     else:
-        assert result.alerts == ["8F72"]
+        assert result.alerts == ["8F72", "8F43"]
         assert result.activation_response == 0
         (command,) = result.gb["commands"]
         assert command["critical"] is (profile.activation == "critical")
@@ -159,7 +160,8 @@ def test_forged_signature_is_refused():
     assert result.outcome == "rejected"
     assert result.reason == "CS06 refused: signature-invalid"
     assert result.activation_response is None  # refused before processing: no response
-    assert result.alerts == ["8F72"]
+    # Each of the head-end's three attempts fails authentication: 0x8F3D each time.
+    assert result.alerts == ["8F72"] + ["8F3D"] * 3
     assert_old_firmware(sim, result, "ihd-opt1")
 
 
@@ -228,7 +230,10 @@ def test_activation_the_class_does_not_allow_is_refused(name, mode, verdict):
     assert result.outcome == "rejected"
     assert result.reason == f"CS06 refused: {verdict}"
     assert result.activation_response is None
-    assert result.alerts == ["8F72"]
+    # An unsigned CS06 fails authentication (0x8F3D, on each of three attempts); a class that
+    # takes no CS06 at all refuses it without an alert.
+    failed_authentication = verdict == "signature-required"
+    assert result.alerts == ["8F72"] + ["8F3D"] * 3 * failed_authentication
     assert_old_firmware(sim, result, name)
 
 
@@ -315,7 +320,7 @@ def test_future_dated_activation_fires_at_its_time_with_8f66(name):
     assert event_time(result, "future-dated-activation") == due
     assert due <= event_time(result, "activated")
     assert result.outcome == "activated", result.reason
-    assert result.alerts == ["8F72", "8F66"]
+    assert result.alerts == ["8F72", "8F66", "8F43"]
     assert result.activation_response is None
     assert result.running_image == image
 
@@ -336,7 +341,7 @@ def test_ch_managed_activation_at_a_time():
     (command,) = result.gb["commands"]
     assert command["kind"] == "hub-instruction"
     assert command["t"] >= seconds_at(TOMORROW)
-    assert result.alerts == ["8F72", "8F8B"]
+    assert result.alerts == ["8F72", "8F8B", "8F43"]
     assert result.running_image == image
 
 
@@ -387,8 +392,9 @@ def test_power_loss_before_cs06_arrives_resumes_and_activates():
     assert result.outcome == "activated", result.reason
     assert result.running_image == image
     assert result.activation_response == 0
-    # After the reboot the complete download is verified again, and said so again.
-    assert result.alerts == ["8F72", "8F72"]
+    # The handler takes the CS06 (8F43) before the rebooted client has verified the complete
+    # download again, and said so again (8F72); the flash switches once the client is back.
+    assert result.alerts == ["8F72", "8F43", "8F72"]
     kinds = [e["event"] for e in result.events]
     assert kinds.index("power-restored") < kinds.index("gbcs") < kinds.index("activated")
     assert not result.running_changed_before_activation

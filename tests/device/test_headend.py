@@ -234,7 +234,8 @@ def test_ch_managed_has_the_hub_instruct_the_device_after_the_hub_latency():
     assert frame.t == pytest.approx(receipt.t + run.wire.latency_s + HUB_LATENCY_S)
     (record,) = run.campaign.commands
     assert record["kind"] == "hub-instruction" and "gave_up" not in record
-    assert run.campaign.alerts == ["8F72", "8F8B"]  # receipt, then CS09 (activated)
+    # Receipt, CS09 (activated), then the change of executing firmware.
+    assert run.campaign.alerts == ["8F72", "8F8B", "8F43"]
     assert run.campaign.cs09_result == 0
     assert run.device.activated
 

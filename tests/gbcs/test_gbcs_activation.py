@@ -31,10 +31,13 @@ from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_FAILED,
     ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
+    ALERT_FIRMWARE_VERSION_CHANGED,
     ALERT_FUTURE_DATED_FAILURE,
     ALERT_FUTURE_DATED_SUCCESS,
     ALERT_PPMID_FIRMWARE_ACTIVATED,
+    ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE,
     MSG_FUTURE_DATED_ACTIVATION_ALERT,
+    MSG_GENERIC_CRITICAL_ALERT,
     MSG_PPMID_ACTIVATION_ALERT,
     MSG_RECEIPT_ALERT_GBZ,
     ActivateFirmwareResponse,
@@ -75,6 +78,7 @@ def device(activation: str, slots=(), capacity=2, *, image=True) -> ActivationHa
         ka_key=KEYS["dev-ka"],
         acb_ka_public=KEYS["acb"].public_key(),
         acb_id=TEST_ENTITY_IDS["acb"],
+        supplier_id=TEST_ENTITY_IDS["supplier-a"],
         slots=tuple(slot(s) for s in slots),
         slot_capacity=capacity,
         signing_key=DEVICE_DS,
@@ -103,10 +107,29 @@ def response_of(outcome) -> ActivateFirmwareResponse:
     return ActivateFirmwareResponse.from_der(frame.payload)
 
 
+AUTHENTICATION_FAILURES = {
+    Verdict.MAC_MISSING,
+    Verdict.MAC_INVALID,
+    Verdict.SIGNATURE_REQUIRED,
+    Verdict.SUPPLIER_NOT_IN_SLOT,
+    Verdict.SIGNATURE_INVALID,
+}
+
+
 def assert_refused(handler, outcome, verdict):
+    """Refused: no response, no switch; an authentication failure raises 0x8F3D (Trusted Source
+    Authentication Failure) to the supplier, signed by the device, and nothing else does."""
     assert outcome.verdict is verdict
-    assert outcome.response is None and outcome.alerts == () and outcome.activated_version is None
+    assert outcome.response is None and outcome.activated_version is None
     assert handler.state.running_version == OLD
+    if verdict not in AUTHENTICATION_FAILURES:
+        assert outcome.alerts == ()
+        return
+    assert outcome.alert_codes == (ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE,)
+    frame = decode_frame(outcome.alerts[0])
+    assert frame.header.message_code == MSG_GENERIC_CRITICAL_ALERT
+    assert frame.header.recipient == TEST_ENTITY_IDS["supplier-a"]
+    assert verify_signature(frame, DEVICE_DS.public_key())
 
 
 # --- T42 / T43: immediate activation
@@ -289,11 +312,12 @@ def test_t44_future_dated_success_raises_8f66(headend):
 
     fired = handler.tick(when)
     assert fired.activated_version == NEW
-    (alert_bytes,) = fired.alerts
-    frame = decode_frame(alert_bytes)
+    # 8F66 back to the supplier that sent the CS06, then 8F43 for the new firmware (§4.5).
+    assert fired.alert_codes == (ALERT_FUTURE_DATED_SUCCESS, ALERT_FIRMWARE_VERSION_CHANGED)
+    frame = decode_frame(fired.alerts[0])
     assert frame.header.message_code == MSG_FUTURE_DATED_ACTIVATION_ALERT
     assert frame.header.cra is Cra.ALERT
-    assert frame.header.recipient == TEST_ENTITY_IDS["acb"]
+    assert frame.header.recipient == TEST_ENTITY_IDS["supplier-a"]
     assert verify_signature(frame, DEVICE_DS.public_key())
     alert = FutureDatedActivationAlert.from_der(frame.payload)
     assert alert.alert_code == ALERT_FUTURE_DATED_SUCCESS

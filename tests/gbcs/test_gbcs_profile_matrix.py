@@ -11,6 +11,7 @@ import pytest
 from emulator.device.gbdevice import activation_config
 from emulator.gbcs.activation import ActivationHandler, ActivationState, Verdict
 from emulator.gbcs.headend import TEST_ENTITY_IDS, HeadEnd, RemoteParty
+from emulator.gbcs.messages import ALERT_FIRMWARE_VERSION_CHANGED, ALERT_PPMID_FIRMWARE_ACTIVATED
 from emulator.profiles import load_profile
 from emulator.testpki import derive_key
 
@@ -73,7 +74,8 @@ def test_profile_enforcement(profile, sender, critical, verdict):
 def test_ch_managed_ppmid_activates_on_the_hubs_instruction():
     handler = handler_for("ppmid-ch-managed")
     outcome = handler.ch_activate(NOW)
-    assert outcome.activated_version == NEW and len(outcome.alerts) == 1
+    assert outcome.activated_version == NEW
+    assert outcome.alert_codes == (ALERT_PPMID_FIRMWARE_ACTIVATED, ALERT_FIRMWARE_VERSION_CHANGED)
 
 
 @pytest.mark.parametrize("profile", ["ihd-opt1", "ppmid-opt1", "ppmid-opt2", "hcalcs-opt1"])

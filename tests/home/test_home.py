@@ -77,13 +77,14 @@ def test_default_home_end_to_end(tmp_path):
         assert set(d) >= REPORT_KEYS
         assert d["outcome"] == "activated"
         assert d["final_file_version"] == 0x0123ABCE != d["start_file_version"]
-    # Critical CS06 devices: receipt alert, then the supplier's command accepted.
+    # Critical CS06 devices: receipt alert, the supplier's command accepted, then 8F43 (the
+    # executing firmware changed).
     for name in ("ihd", "hcalcs"):
-        assert devices[name]["alerts"] == ["8F72"]
+        assert devices[name]["alerts"] == ["8F72", "8F43"]
         assert devices[name]["activation_response"] == 0  # CS06 response: success
         assert devices[name]["bytes"] > 65536 and devices[name]["blocks"] > 1300
     # The CH-managed PPMID: the hub activates it and it raises CS09 (8F8B).
-    assert devices["ppmid"]["alerts"] == ["8F72", "8F8B"]
+    assert devices["ppmid"]["alerts"] == ["8F72", "8F8B", "8F43"]
     assert devices["ppmid"]["activation_response"] is None  # no CS06: the hub activated it
     # The CAD never uses the DCC route.
     assert devices["cad"]["blocks"] == 0 and devices["cad"]["alerts"] == []
@@ -131,7 +132,7 @@ def test_zigpy_server_upgrades_se_devices(home_file):
     device = report.devices[0]
     assert report.server == "zigpy"
     assert device.outcome == "activated", device.reason
-    assert device.activation_response == 0 and device.alerts == ["8F72"]
+    assert device.activation_response == 0 and device.alerts == ["8F72", "8F43"]
     assert device.final_file_version == 0x0123ABCE
 
 
