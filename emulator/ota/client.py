@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,11 +151,16 @@ class DownloadRecord:
 
 @dataclass(frozen=True, slots=True)
 class PowerRestored:
-    """Boot: the running image's version and what flash holds about the download slot."""
+    """Boot: the running image's version and stamp, and what flash holds about the download
+    slot."""
 
     current_file_version: int
     record: DownloadRecord | None = None
     slot: bytes = b""
+    image_stamp: int | None = None
+    """ImageStamp of the running image (`image_stamp` of its bytes), read at boot as EmberZNet
+    reads its application's stamp at init; None: the driver does not know it, and the client
+    reports `ClientIdentity.image_stamp`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +326,18 @@ class ClientIdentity:
     ieee: int = 0x0000000000000001
     stack_version: int = 0x0002
     image_stamp: int = 0
+    """ImageStamp reported when boot does not give the running image's (`PowerRestored`)."""
+
+
+def image_stamp(running: bytes) -> int:
+    """ImageStamp (attribute 0x000A) of a running image: CRC-32 of its whole OTA file.
+
+    The spec digest (§1.1) makes it the "manufacturer-specific stamp of the running image", and
+    EmberZNet agrees: it writes the attribute once at init from the running application's
+    address-table image stamp, never from the image being downloaded. How the stamp is computed is
+    manufacturer-specific (the digest names no algorithm); hanemu's devices use CRC-32 so that
+    two builds of one file version still differ."""
+    return zlib.crc32(running)
 
 
 Verifier = Callable[[bytes], "tuple[bool, str | None]"]
@@ -471,6 +489,7 @@ class OtaClient:
         self.downloaded_zigbee_stack_version = NO_STACK_VERSION
         self.image_type_id = NO_IMAGE_TYPE
         self.minimum_block_period = 0
+        self.image_stamp = identity.image_stamp
         # Extra bits of state that don't quite fit into the state model: where the client is
         # inside its state. With the attributes above, this is everything the client remembers;
         # `_on_power_restored` resets what a reboot loses.
@@ -563,7 +582,7 @@ class OtaClient:
             "manufacturer_id": self.identity.manufacturer_id,
             "image_type_id": self.image_type_id,
             "minimum_block_req_delay": self.minimum_block_period,
-            "image_stamp": self.identity.image_stamp,
+            "image_stamp": self.image_stamp,
             "upgrade_activation_policy": ZCL_ACTIVATION_POLICY[self.policy.activation_policy],
             "upgrade_timeout_policy": ZCL_TIMEOUT_POLICY[self.policy.timeout_policy],
             "cluster_revision": self.policy.cluster_revision,
@@ -674,6 +693,9 @@ class OtaClient:
 
     def _on_power_restored(self, event: PowerRestored) -> None:
         self.current_file_version = event.current_file_version
+        self.image_stamp = (
+            self.identity.image_stamp if event.image_stamp is None else event.image_stamp
+        )
         self._record = event.record
         self._slot = event.slot
         self.upgrade_server_id = UNKNOWN_EUI64

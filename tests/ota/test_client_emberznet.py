@@ -4,6 +4,8 @@ on the real client and server objects with real ZCL bytes."""
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 from ota_harness import (
     MFG,
@@ -296,3 +298,26 @@ def test_page_requests_over_a_lossy_link_fetch_each_byte_about_once():
     result = sim.run()
     assert result.outcome == "activated" and result.running_image == image
     assert sim.server.bytes_served < 1.3 * len(image)
+
+
+# -- ImageStamp --------------------------------------------------------------------------------
+
+
+def test_image_stamp_is_the_running_images_stamp():
+    """Spec §1.1, 0x000A ImageStamp: "Manufacturer-specific stamp of the running image. EmberZNet
+    copies the AAT image stamp" (ota-client.c writes it at init from the running application).
+    It was always 0; now it is the stamp boot reads from the running image (CRC-32 of its OTA
+    file), so two builds of one version differ and a new image changes it after activation."""
+    old, rebuilt = running_image(1), make_image(b"another build", version=1)
+    assert oc.image_stamp(old) == zlib.crc32(old) != oc.image_stamp(rebuilt)
+    h = ClientHarness(boot=oc.PowerRestored(1, image_stamp=oc.image_stamp(old)))
+    assert h.client.attributes()["image_stamp"] == zlib.crc32(old)
+    h.to_waiting(IMAGE)  # a downloaded image waiting to activate does not change it
+    assert h.client.attributes()["image_stamp"] == zlib.crc32(old)
+    h.feed(oc.PowerLost())
+    h.feed(oc.PowerRestored(2, image_stamp=oc.image_stamp(IMAGE)))
+    assert h.client.attributes()["image_stamp"] == zlib.crc32(IMAGE)
+    # A boot that does not know the stamp reports the identity's.
+    h.feed(oc.PowerLost())
+    h.feed(oc.PowerRestored(2))
+    assert h.client.attributes()["image_stamp"] == h.client.identity.image_stamp == 0
