@@ -129,11 +129,11 @@ class VirtualNetwork:
         self.security: dict[int, Security] = {}
         """Each attached node's frame security (by NWK address)."""
         self.oversize_frames = 0
+        """Frames refused because they do not fit one 802.15.4 frame."""
+        self.on_oversize: Oversize | None = None
         self._on_air_until: dict[int, float] = {}
         """When each sender's radio is free again: one radio sends one frame at a time, so a
         short frame never overtakes a longer one its sender queued first."""
-        """Frames refused because they do not fit one 802.15.4 frame."""
-        self.on_oversize: Oversize | None = None
 
     def attach(self, node: Node, *, security: Security = framesize.SMART_ENERGY) -> None:
         self.nodes[node.nwk] = node
