@@ -102,12 +102,12 @@ class CheckResult:
 @click.option(
     "--supplier-cert",
     metavar="PEM",
-    help="The supplier's certificate: checks the KRP signature.",
+    help="The signer's certificate (the supplier for a command): checks the signature.",
 )
 @click.option(
     "--supplier-key",
     metavar="PEM",
-    help="The supplier's public or private key instead (only its public part is used).",
+    help="The signer's public or private key instead (only its public part is used).",
 )
 @click.option(
     "--ka-key",
@@ -128,12 +128,13 @@ def verify(
     peer_cert: str | None,
     as_json: bool,
 ) -> None:
-    """Check MESSAGE's KRP signature and MAC (each valid, invalid, absent or not checked).
+    """Check MESSAGE's signature and MAC (each valid, invalid, absent or not checked).
 
-    The signature needs --supplier-cert or --supplier-key; the MAC needs --ka-key and --peer-cert
-    (for a command, the ACB's and the device's key-agreement keys, either way round). Exit 0 when
-    every check given a key holds, 1 when one is invalid or the message carries none to check,
-    2 when an input cannot be read.
+    MESSAGE is hex, or a file of hex text or raw bytes. The signature needs --supplier-cert or
+    --supplier-key: the supplier's (KRP) on a command, the device's on a response or alert. The
+    MAC needs --ka-key and --peer-cert: the two parties' key-agreement keys (the ACB or the
+    originator and the device), either way round. Exit 0 when every check given a key holds,
+    1 when one is invalid or the message carries none to check, 2 when an input cannot be read.
     """
     if supplier_cert is not None and supplier_key is not None:
         raise click.UsageError("give --supplier-cert or --supplier-key, not both")
