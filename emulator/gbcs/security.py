@@ -38,11 +38,13 @@ _ECDSA = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
 def sign_frame(frame: Frame, key: ec.EllipticCurvePrivateKey) -> Frame:
-    """`frame` with its signature set: deterministic ECDSA over the signed data, as r ‖ s."""
+    """`frame` with its signature set: deterministic ECDSA over the signed data, as r ‖ s
+    (a pre-command signed is a command: it gains the signature-length octet and signature)."""
     unsigned = replace(frame, signature=None, mac=None)
     r, s = decode_dss_signature(key.sign(unsigned.signed_data(), _ECDSA))
     half = SIGNATURE_LENGTH // 2
-    return replace(frame, signature=r.to_bytes(half, "big") + s.to_bytes(half, "big"), mac=None)
+    signature = r.to_bytes(half, "big") + s.to_bytes(half, "big")
+    return replace(frame, signature=signature, mac=None, pre_command=False)
 
 
 def verify_signature(frame: Frame, public_key: ec.EllipticCurvePublicKey) -> bool:
@@ -88,7 +90,8 @@ def compute_mac(frame: Frame, mac_key: bytes) -> bytes:
 
 
 def apply_mac(frame: Frame, mac_key: bytes) -> Frame:
-    """`frame` with its MAC set."""
+    """`frame` with its MAC set (so no longer a pre-command)."""
+    frame = replace(frame, pre_command=False)
     return replace(frame, mac=compute_mac(frame, mac_key))
 
 

@@ -41,7 +41,13 @@ from emulator.gbcs.messages import (
     ReadFirmwareVersionResponse,
     decode_payload,
 )
-from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
+from emulator.gbcs.security import (
+    apply_mac,
+    derive_mac_key,
+    sign_frame,
+    verify_mac,
+    verify_signature,
+)
 from emulator.profiles import load_profile
 from emulator.testpki import derive_key, self_signed_certificate
 
@@ -198,3 +204,22 @@ def test_a_command_failing_authentication_raises_8f3d(
     assert_alert(
         decode_frame(alert), SUPPLIER, ALERT_TRUSTED_SOURCE_AUTHENTICATION_FAILURE, device_key
     )
+
+
+def test_a_pre_command_signed_and_maced_is_the_command_again() -> None:
+    """The DCC turns a pre-command into the command by signing it (the supplier) and MAC'ing
+    it (the ACB): hanemu's own CS06, stripped to its pre-command and secured again, is
+    byte-identical to what the head-end sent."""
+    handler, _ = device("hcalcs-opt1")
+    acb_key = derive_key("acb")
+    sent = HeadEnd(acb_key).activate_firmware(
+        supplier(),
+        handler.config.device_id,
+        handler.config.ka_key.public_key(),
+        hashlib.sha256(IMAGE).digest(),
+    )
+    pre = decode_frame(decode_frame(sent).to_pre_command().encode())
+    assert pre.pre_command and pre.signature is None and pre.mac is None
+    signed = sign_frame(pre, derive_key("supplier-a"))
+    key = derive_mac_key(acb_key, handler.config.ka_key.public_key(), signed.header)
+    assert apply_mac(signed, key).encode() == sent

@@ -60,5 +60,5 @@ def test_gb_campaign_end_to_end_in_real_time(radio):
     for report in (virtual, real):
         (device,) = report.devices
         assert device.outcome == "activated", device.reason
-        assert device.alerts == ["8F72"] and device.activation_response == 0
+        assert device.alerts == ["8F72", "8F43"] and device.activation_response == 0
     assert 0 < real.virtual_seconds < 60
