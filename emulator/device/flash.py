@@ -17,7 +17,7 @@ from pathlib import Path
 
 import construct as c
 
-from emulator.ota.client import DownloadRecord, PowerRestored
+from emulator.ota.client import DownloadRecord, PowerRestored, image_stamp
 from emulator.ota.image import parse_header
 
 RECORD_MAGIC = b"HSLT"
@@ -139,7 +139,7 @@ class MemoryFlash:
         """What the OTA client learns at power-up."""
         record = self.record
         slot = bytes(self.slot[: record.file_offset]) if record is not None else b""
-        return PowerRestored(self.running_version, record, slot)
+        return PowerRestored(self.running_version, record, slot, image_stamp(self.running))
 
 
 class FileFlash(MemoryFlash):

@@ -234,6 +234,22 @@ def test_install_while_on_reboots_into_the_new_image():
     assert device.powered and device.client.current_file_version == 3
 
 
+def test_image_stamp_is_the_stamp_of_the_image_flash_boots():
+    """ImageStamp (0x000A) is the running image's stamp, read at boot as EmberZNet reads its
+    application's (see tests/ota/test_client_emberznet.py): it follows the image the device
+    boots after an install, and is never the 0 it used to be."""
+    clock = VirtualClock()
+    device = plain_device(clock)
+    on_wire(device)
+    device.power_on()
+    clock.run_until(1.0)
+    old = device.flash.running
+    assert device.client.image_stamp == oc.image_stamp(old) != 0
+    device.install(image(3), "at a site visit")
+    clock.run_until(1.0 + REBOOT_S)
+    assert device.client.image_stamp == oc.image_stamp(image(3)) != oc.image_stamp(old)
+
+
 # -- the outcome it keeps ------------------------------------------------------------------------
 
 
