@@ -6,7 +6,8 @@ counter) and the packet's ZDO or ZCL bytes unchanged, with the CRC-16/KERMIT FCS
 radio has no MAC or NWK layer of its own, so this module makes up the fields those layers would
 carry (sequence numbers, radius) deterministically; everything from APS up is what was sent.
 Timestamps are the loop's time (virtual seconds) after a fixed epoch, so the same run writes the
-same bytes.
+same bytes. `FrameBuilder` and `capture_time` are the framing and the clock of every capture: the
+live ZEP stream (`radio.zep`) sends the same frames with the same times.
 
 The file is written whole or not at all (`emulator.outputs.AtomicFile`): records go to a
 temporary file beside the target, each in one write, and `close()` renames it into place, so the
@@ -47,63 +48,22 @@ def _address(addr: t.AddrModeAddress | None, fallback: int) -> int:
     return fallback
 
 
-class PcapWriter:
-    """Appends packets to a classic pcap stream, one 802.15.4 frame each."""
+def capture_time(now: float) -> tuple[int, int]:
+    """The capture's timestamp of scenario time `now`: whole seconds since the Unix epoch (time 0
+    is `EPOCH`) and microseconds, so the same run stamps the same times."""
+    seconds, micros = divmod(round(now * 1_000_000), 1_000_000)
+    return EPOCH + seconds, micros
 
-    def __init__(
-        self,
-        stream: BinaryIO | AtomicFile,
-        *,
-        pan_id: int = PAN_ID,
-        on_error: Callable[[], None] | None = None,
-    ) -> None:
-        self.stream = stream
+
+class FrameBuilder:
+    """Frames air packets as IEEE 802.15.4 + unsecured ZigBee NWK + APS, the one framing every
+    capture (this pcap writer, `radio.zep.ZepSink`) uses. It numbers MAC and NWK frames itself,
+    so two builders fed the same packets build the same bytes."""
+
+    def __init__(self, *, pan_id: int = PAN_ID) -> None:
         self.pan_id = pan_id
-        self.on_error = on_error
-        self.error: Exception | None = None
-        """The first write the system refused; nothing is written after it."""
-        self.frames = 0
         self._mac_seq = 0
         self._nwk_seq = 0
-        self._put(
-            struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_IEEE802_15_4_WITHFCS)
-        )
-
-    @classmethod
-    def open(cls, path: str | Path, *, on_error: Callable[[], None] | None = None) -> PcapWriter:
-        """A capture written whole to `path` (a temporary file beside it until `close`)."""
-        return cls(AtomicFile(path), on_error=on_error)
-
-    def _put(self, data: bytes) -> None:
-        if self.error is not None:
-            return
-        try:
-            self.stream.write(data)
-        except (OSError, HanemuError) as exc:
-            self.error = exc
-            if self.on_error is not None:
-                self.on_error()
-
-    def close(self) -> None:
-        """Put the complete file in place; raise the write error instead if there was one."""
-        stream = self.stream
-        if self.error is not None:
-            self.discard()
-            raise self.error
-        if isinstance(stream, AtomicFile):
-            stream.commit()
-        else:
-            stream.close()
-
-    def discard(self) -> None:
-        """Write nothing (an abandoned run): the target is left as it was."""
-        if isinstance(self.stream, AtomicFile):
-            self.stream.discard()
-        else:
-            self.stream.close()
-
-    def __call__(self, packet: t.ZigbeePacket, now: float) -> None:
-        self.write(packet, now)
 
     def frame(self, packet: t.ZigbeePacket) -> bytes:
         """The 802.15.4 frame (with FCS) for one packet."""
@@ -148,11 +108,72 @@ class PcapWriter:
         body = mac + nwk + aps + packet.data.serialize()
         return body + struct.pack("<H", _fcs(body))
 
+
+class PcapWriter:
+    """Appends packets to a classic pcap stream, one 802.15.4 frame each."""
+
+    def __init__(
+        self,
+        stream: BinaryIO | AtomicFile,
+        *,
+        pan_id: int = PAN_ID,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
+        self.stream = stream
+        self.pan_id = pan_id
+        self.on_error = on_error
+        self.error: Exception | None = None
+        """The first write the system refused; nothing is written after it."""
+        self.frames = 0
+        self.builder = FrameBuilder(pan_id=pan_id)
+        self._put(
+            struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_IEEE802_15_4_WITHFCS)
+        )
+
+    @classmethod
+    def open(cls, path: str | Path, *, on_error: Callable[[], None] | None = None) -> PcapWriter:
+        """A capture written whole to `path` (a temporary file beside it until `close`)."""
+        return cls(AtomicFile(path), on_error=on_error)
+
+    def _put(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.stream.write(data)
+        except (OSError, HanemuError) as exc:
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error()
+
+    def close(self) -> None:
+        """Put the complete file in place; raise the write error instead if there was one."""
+        stream = self.stream
+        if self.error is not None:
+            self.discard()
+            raise self.error
+        if isinstance(stream, AtomicFile):
+            stream.commit()
+        else:
+            stream.close()
+
+    def discard(self) -> None:
+        """Write nothing (an abandoned run): the target is left as it was."""
+        if isinstance(self.stream, AtomicFile):
+            self.stream.discard()
+        else:
+            self.stream.close()
+
+    def __call__(self, packet: t.ZigbeePacket, now: float) -> None:
+        self.write(packet, now)
+
+    def frame(self, packet: t.ZigbeePacket) -> bytes:
+        """The 802.15.4 frame (with FCS) for one packet."""
+        return self.builder.frame(packet)
+
     def write(self, packet: t.ZigbeePacket, now: float) -> None:
         data = self.frame(packet)
-        micros = round(now * 1_000_000)
-        seconds, micros = divmod(micros, 1_000_000)
-        record = struct.pack("<IIII", EPOCH + seconds, micros, len(data), len(data)) + data
+        seconds, micros = capture_time(now)
+        record = struct.pack("<IIII", seconds, micros, len(data), len(data)) + data
         self._put(record)  # header and data in one write
         if self.error is None:
             self.frames += 1
