@@ -62,11 +62,16 @@ def shown(path: str | os.PathLike[str]) -> str:
 
 
 def read_input(
-    path: str | os.PathLike[str], *, limit: int | None = None, what: str = "file"
+    path: str | os.PathLike[str],
+    *,
+    limit: int | None = None,
+    what: str = "file",
+    adjustable: bool = True,
 ) -> bytes:
     """The bytes of the regular file `path`, at most `limit` of them (None: `input_limit()`), or
     `InputError` naming the path. `what` names what was expected when a directory is given
-    ("is a directory, not an OTA file")."""
+    ("is a directory, not an OTA file"). `adjustable=False` says `limit` is fixed (a key file's),
+    so a file over it is not told to set `HANEMU_MAX_INPUT_BYTES`, which would not help."""
     limit = input_limit() if limit is None else limit
     name = shown(path)
     try:
@@ -86,12 +91,12 @@ def read_input(
             if complaint is not None:
                 raise InputError(name, complaint)
             if info.st_size > limit:
-                raise _too_large(name, limit)
+                raise _too_large(name, limit, what if not adjustable else None)
             data = f.read(limit + 1)
         except OSError as exc:
             raise _failure(name, exc, what) from None
     if len(data) > limit:  # a file that grew while it was read, or one whose size is not known
-        raise _too_large(name, limit)
+        raise _too_large(name, limit, what if not adjustable else None)
     return data
 
 
@@ -103,7 +108,9 @@ def _failure(name: str, exc: OSError, what: str) -> InputError:
     return InputError(name, f"cannot read: {exc.strerror or exc}", errno=exc.errno)
 
 
-def _too_large(name: str, limit: int) -> InputError:
+def _too_large(name: str, limit: int, fixed_for: str | None = None) -> InputError:
+    if fixed_for is not None:
+        return InputError(name, f"larger than {limit} bytes, more than any {fixed_for} holds")
     return InputError(
         name, f"larger than the input limit of {limit} bytes (set {LIMIT_VARIABLE} to raise it)"
     )

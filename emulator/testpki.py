@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from pathlib import Path
 
 from cryptography import x509
@@ -27,6 +28,12 @@ _NOT_BEFORE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 _NOT_AFTER = dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 
 DEFAULT_SEED = 0
+
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
+_NOT_KEY_MATERIAL = (b"EC PARAMETERS",)
+"""PEM blocks that hold no key: `openssl ecparam -genkey` writes one before the key."""
+_MOST_BLOCKS = 16
+"""More key blocks than this in one file are refused without loading them."""
 
 
 def derive_key(name: str, seed: int = DEFAULT_SEED) -> ec.EllipticCurvePrivateKey:
@@ -77,7 +84,63 @@ def write_key_pair(directory: Path, name: str, seed: int = DEFAULT_SEED) -> tupl
 
 
 def load_private_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePrivateKey:
-    """A P-256 private key from PEM, or `KeyMaterialError` naming `source`."""
+    """A P-256 private key from PEM, or `KeyMaterialError` naming `source` (also when the file
+    holds two different private keys: which one was meant cannot be known)."""
+    blocks = [block for label, block in _key_blocks(pem, source) if b"PRIVATE KEY" in label]
+    if len(blocks) <= 1:
+        return _load_private_key(pem, source)
+    keys = [_load_private_key(block, source) for block in blocks]
+    _require_one_key(keys, source, "private keys")
+    return keys[0]
+
+
+def load_public_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from a PEM certificate, public key or private key.
+
+    Whatever the PEM holds, only its public part is returned, so a caller can pass any of the
+    three forms a user is likely to have. A file holding several (a key and its certificate)
+    is read when they all carry the same public key, and refused when they do not: a check
+    must never be made with a key the user did not mean.
+    """
+    blocks = _key_blocks(pem, source)
+    if len(blocks) <= 1:
+        return _load_public_key(pem, source)
+    keys = [_load_public_key(block, source) for _, block in blocks]
+    _require_one_key(keys, source, "keys or certificates")
+    return keys[0]
+
+
+def _key_blocks(pem: bytes, source: str) -> list[tuple[bytes, bytes]]:
+    """(label, text from its BEGIN line to the next one) for each PEM block holding a key or
+    certificate (EC PARAMETERS blocks are left out); linear in the size of `pem`."""
+    starts = [m for m in _PEM_BEGIN.finditer(pem) if m.group(1) not in _NOT_KEY_MATERIAL]
+    if len(starts) > _MOST_BLOCKS:
+        raise KeyMaterialError(
+            f"{source}: holds {len(starts)} PEM blocks; give a file with one key or certificate"
+        )
+    ends = [m.start() for m in starts[1:]] + [len(pem)] * bool(starts)
+    return [(m.group(1), pem[m.start() : end]) for m, end in zip(starts, ends, strict=True)]
+
+
+def _require_one_key(
+    keys: list[ec.EllipticCurvePrivateKey] | list[ec.EllipticCurvePublicKey],
+    source: str,
+    what: str,
+) -> None:
+    public = {
+        (key if isinstance(key, ec.EllipticCurvePublicKey) else key.public_key()).public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        for key in keys
+    }
+    if len(public) > 1:
+        raise KeyMaterialError(
+            f"{source}: holds {len(keys)} {what} with different public keys; "
+            "give a file holding only the one meant"
+        )
+
+
+def _load_private_key(pem: bytes, source: str) -> ec.EllipticCurvePrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError:  # the one TypeError: a password is needed
@@ -89,12 +152,7 @@ def load_private_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePriv
     return _require_p256(key, source)
 
 
-def load_public_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePublicKey:
-    """A P-256 public key from a PEM certificate, public key or private key.
-
-    Whatever the PEM holds, only its public part is returned, so a caller can pass any of the
-    three forms a user is likely to have.
-    """
+def _load_public_key(pem: bytes, source: str) -> ec.EllipticCurvePublicKey:
     if b"CERTIFICATE" in pem:
         try:
             key = x509.load_pem_x509_certificate(pem).public_key()
@@ -102,7 +160,7 @@ def load_public_key(pem: bytes, *, source: str = "key") -> ec.EllipticCurvePubli
             raise _unreadable(source, pem, "a PEM certificate", exc) from None
         return _require_p256(key, source)
     if b"PRIVATE KEY" in pem:
-        return load_private_key(pem, source=source).public_key()
+        return _load_private_key(pem, source).public_key()
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as exc:

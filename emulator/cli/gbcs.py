@@ -176,13 +176,13 @@ def verify(
 
 def _public_key(path: str) -> ec.EllipticCurvePublicKey:
     """The P-256 public key in a PEM certificate, public key or private key a user named."""
-    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file")
+    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file", adjustable=False)
     return load_public_key(pem, source=shown(path))
 
 
 def _private_key(path: str) -> ec.EllipticCurvePrivateKey:
     """The P-256 private key in a PEM file a user named."""
-    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file")
+    pem = read_input(path, limit=_KEY_LIMIT, what="PEM file", adjustable=False)
     return load_private_key(pem, source=shown(path))
 
 

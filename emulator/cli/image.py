@@ -140,7 +140,7 @@ def _tag_option(spec: str) -> tuple[int, bytes]:
 
 
 def _read_key(path: str) -> bytes:
-    return read_input(path, limit=_KEY_LIMIT, what="key file")
+    return read_input(path, limit=_KEY_LIMIT, what="key file", adjustable=False)
 
 
 def describe(path: str, ota: OtaFile) -> dict[str, object]:
