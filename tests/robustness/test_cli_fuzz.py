@@ -4,7 +4,8 @@ damaged and hostile. Whatever comes in:
 * the exit status is 0, 1 or 2 (ok, a check or expectation failed, bad usage or input);
 * an exit of 2 prints exactly one line on stderr, and nothing ever prints a traceback;
 * every run ends within a bound;
-* no output file is left torn: it is absent or whole.
+* no output file is left torn: it is absent or whole;
+* `gbcs verify` passes (exit 0) only an undamaged DCC test message.
 
 500 examples in CI, 10,000 with HYPOTHESIS_PROFILE=full.
 """
@@ -39,13 +40,18 @@ ZIGBEE_IMAGE = build_image(
     bytes(range(200)), manufacturer_id=0x1234, image_type=0x0101, file_version=2, integrity=True
 )
 SEEDS = (ZIGBEE_IMAGE, GB_IMAGE, (PROJECT / "images" / "gb-ppmid.ota").read_bytes())
+RTDS = PROJECT / "tests" / "data" / "rtds"
+GBCS_SEEDS = tuple(bytes.fromhex(p.read_text()) for p in sorted(RTDS.glob("*.HEX")))
+"""The DCC's test messages: signed, MAC'd, both; commands, responses, an alert."""
+RTDS_PUBLIC = sorted(str(p) for p in RTDS.glob("*.pem"))
+RTDS_KA_KEY = str(RTDS / "90b3d51f30000002-ka.key")
 
 # -- inputs -----------------------------------------------------------------------------------
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
+def mutated(draw: st.DrawFn, seeds: tuple[bytes, ...] = SEEDS) -> bytes:
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(0, 4))):
         op = draw(st.sampled_from(["flip", "cut", "grow", "splice"]))
         if op == "flip" and data:
@@ -92,6 +98,8 @@ class Files:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.count = 0
+        self.message: bytes | None = None
+        """The GBCS message a `gbcs verify` example checks."""
 
     def write(self, data: bytes, suffix: str = ".ota") -> str:
         self.count += 1
@@ -200,6 +208,35 @@ def gbcs_decode(draw: st.DrawFn, files: Files, hostile: bool) -> list[str]:
 
 
 @st.composite
+def gbcs_verify(draw: st.DrawFn, files: Files, hostile: bool) -> list[str]:
+    """A DCC test message, whole or damaged (as hex text, raw bytes or an argument), checked
+    with the DCC's test keys, whichever fit; the test asserts a damaged one never verifies."""
+    seeds = st.sampled_from(GBCS_SEEDS)
+    message = draw(pick(hostile, seeds, st.one_of(mutated(GBCS_SEEDS), st.binary(max_size=200))))
+    files.message = message
+    form = draw(st.sampled_from(["hex-file", "raw-file", "argument"]))
+    if form == "argument":
+        args = ["gbcs", "verify", message.hex()]
+    else:
+        data = message.hex().encode() if form == "hex-file" else message
+        args = ["gbcs", "verify", path_arg(files, data, draw(specials(hostile)), ".hex")]
+    pem = st.sampled_from([*RTDS_PUBLIC, RTDS_KA_KEY])
+    keys = [draw(pem), RTDS_KA_KEY, draw(pem)]  # signer; key agreement: own, peer
+    if hostile and draw(st.integers(0, 3)) == 0:  # damaged messages mostly reach the checks
+        keys[draw(st.integers(0, 2))] = files.write(draw(st.binary(max_size=80)), ".pem")
+    elif hostile:
+        keys[1] = draw(pem)
+    signer = draw(st.booleans())
+    if signer:
+        args += [draw(st.sampled_from(["--supplier-cert", "--supplier-key"])), keys[0]]
+    if not signer or draw(st.booleans()):
+        args += ["--ka-key", keys[1], "--peer-cert", keys[2]]
+    if draw(st.booleans()):
+        args.append("--json")
+    return args
+
+
+@st.composite
 def ota_simulate(draw: st.DrawFn, files: Files, hostile: bool) -> list[str]:
     args = ["ota", "simulate", "--json"]
     if draw(st.booleans()):
@@ -295,8 +332,8 @@ def profiles_cmd(draw: st.DrawFn, files: Files, hostile: bool) -> list[str]:
     return [*args, "--json"] if draw(st.booleans()) else args
 
 
-COMMANDS = (image_inspect, image_verify, image_build, gbcs_decode, ota_simulate, home_run,
-            profiles_cmd)  # fmt: skip
+COMMANDS = (image_inspect, image_verify, image_build, gbcs_decode, gbcs_verify, ota_simulate,
+            home_run, profiles_cmd)  # fmt: skip
 
 
 def _outputs_whole(files: Files) -> None:
@@ -338,4 +375,6 @@ def test_any_command_exits_0_1_or_2_with_one_line_and_no_traceback(tmp_path_fact
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), (where, result.stderr)
     assert took < TIME_BOUND_S, (where, took)
+    if args[:2] == ["gbcs", "verify"] and result.exit_code == 0:
+        assert files.message in GBCS_SEEDS, f"{where}: a damaged message verified"
     _outputs_whole(files)
