@@ -97,6 +97,10 @@ class ScenarioError(HanemuError):
     cannot reach, ...)."""
 
 
+class CaptureError(HanemuError):
+    """A live capture that cannot be set up: a `--zep` address that does not parse or resolve."""
+
+
 class TransitionError(AssertionError):
     """The OTA client broke its own transition table: a handler left the client in a state its
     row does not allow, or a (state, trigger) pair is in neither TRANSITIONS nor IGNORED. A bug

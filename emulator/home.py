@@ -13,6 +13,7 @@ the head-end does, never writes a file and never reads wall time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from emulator.device.campaign import ActivationPlan
@@ -35,6 +36,7 @@ from emulator.outputs import check_outputs as _check_outputs
 from emulator.profiles import PROFILES_DIR, Route
 from emulator.scenario import (
     CampaignSpec,
+    Capture,
     Progress,
     Scenario,
     ScenarioReport,
@@ -143,11 +145,20 @@ def run_home(
     realtime: bool = False,
     progress: Progress | None = None,
     interruption: Interruption | None = None,
+    captures: Sequence[Capture] = (),
 ) -> ScenarioReport:
     """Run a home to its end: in virtual time, or in real time with `realtime`; a signal
-    `interruption` catches ends it early (the report then says `interrupted`)."""
+    `interruption` catches ends it early (the report then says `interrupted`); `captures` (a
+    `radio.zep.ZepSink`) see every frame."""
     scenario = scenario_for(config, seed=seed, radio=radio)
-    return run(scenario, realtime=realtime, pcap=pcap, progress=progress, interruption=interruption)
+    return run(
+        scenario,
+        realtime=realtime,
+        pcap=pcap,
+        progress=progress,
+        interruption=interruption,
+        captures=captures,
+    )
 
 
 def home_inputs(

@@ -6,8 +6,9 @@ plan), the campaigns (which image, how to activate), the link faults, the time b
 and later fleets all build one and call `run`, which plays it in virtual time (`radio.timeloop`)
 or, with `realtime`, on the wall clock, and returns one `ScenarioReport`. `virtual_seconds` is
 always scenario time: from the start to the moment every device settled, or the duration. A pcap
-is written whole when the run ends (or not at all when it fails); with an `Interruption`, SIGINT
-or SIGTERM ends the run at its next step and the report says `interrupted`.
+is written whole when the run ends (or not at all when it fails); other captures (a live ZEP
+stream, `radio.zep.ZepSink`) see every frame as it lands. With an `Interruption`, SIGINT or
+SIGTERM ends the run at its next step and the report says `interrupted`.
 
 Every random choice comes from one `random.Random(seed)`, so a run replays exactly. This module
 owns building and running a scenario; it never decides what a device, the hub or the head-end
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,8 @@ class ScenarioReport:
 
 
 Progress = Callable[[str, int, int], None]
+Capture = Callable[[Any, float], None]
+"""Sees each frame on the air (a zigpy packet) and the loop's time: a pcap writer, a ZEP sink."""
 
 
 def run(
@@ -160,10 +163,12 @@ def run(
     pcap: Path | None = None,
     progress: Progress | None = None,
     interruption: Interruption | None = None,
+    captures: Sequence[Capture] = (),
 ) -> ScenarioReport:
     """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`; a
-    signal `interruption` catches ends it early."""
-    engine = ScenarioRun(scenario, pcap, progress)
+    signal `interruption` catches ends it early. `captures` (e.g. a `radio.zep.ZepSink`, owned
+    by the caller) see every frame on the air, as the pcap does."""
+    engine = ScenarioRun(scenario, pcap, progress, captures=captures)
     engine.interruption = interruption
     if realtime or scenario.radio != "direct":
         return timeloop.run(engine.play(LoopPacer), realtime=realtime)
@@ -173,9 +178,18 @@ def run(
 class ScenarioRun:
     """One play of a scenario; after `play` its hub, air, head-end and devices stay readable."""
 
-    def __init__(self, scenario: Scenario, pcap: Path | None, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        pcap: Path | None,
+        progress: Progress | None,
+        *,
+        captures: Sequence[Capture] = (),
+    ) -> None:
         self.scenario = scenario
         self.pcap = pcap
+        self.captures = tuple(captures)
+        """Called with every frame on the air and its time, after the pcap."""
         self.progress = progress
         self.devices: list[tuple[DeviceSpec, EmulatedDevice]] = []
         self.on_device: list[Callable[[EmulatedDevice], None]] = []
@@ -219,12 +233,17 @@ class ScenarioRun:
         clock = self.clock
         rng = random.Random(s.seed)
         server = OtaServer(ImageStore(), s.server, tsn=rng.randrange(256))
+        if self.captures and s.radio == "direct":
+            raise ScenarioError(
+                "a live capture (ZEP) needs the zigpy radio (the direct air has no Zigbee frames)"
+            )
+        captures = ([] if writer is None else [writer]) + list(self.captures)
         air = make_air(
             s.radio,
             clock=clock,
             rng=random.Random(rng.getrandbits(64)),
             faults=s.faults,
-            pcap=writer,
+            pcap=_every(captures) if captures else None,
             zigpy_server=s.server_implementation == "zigpy",
         )
         self.air = air
@@ -379,6 +398,18 @@ class ScenarioRun:
 
 def _nothing() -> None:
     pass
+
+
+def _every(captures: list[Capture]) -> Capture:
+    """One capture that hands each frame to every one of `captures`, in order."""
+    if len(captures) == 1:
+        return captures[0]
+
+    def capture(packet: Any, now: float) -> None:
+        for each in captures:
+            each(packet, now)
+
+    return capture
 
 
 def _device_type(spec: DeviceSpec) -> str:
