@@ -18,12 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from emulator.cli import console as _stdout_console
-from emulator.cli.params import Int
+from emulator.cli.params import Int, ZepAddress
 from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
 from emulator.interrupt import Interruption
 from emulator.outputs import write_atomic
 from emulator.radio.air import AIRS
+from emulator.radio.zep import ZepSink
 
 
 @click.group()
@@ -76,6 +77,13 @@ def _table(report: HomeReport) -> Table:
     help="Write the network traffic here (IEEE 802.15.4 pcap for Wireshark).",
 )
 @click.option(
+    "--zep",
+    type=ZepAddress(),
+    default=None,
+    help="Stream every frame live as ZEP v2 over UDP to HOST:PORT (Wireshark decodes port "
+    "17754), e.g. 127.0.0.1:17754.",
+)
+@click.option(
     "--radio",
     type=click.Choice(AIRS),
     default=None,
@@ -90,6 +98,7 @@ def run(
     seed: int | None,
     report_path: Path | None,
     pcap_path: Path | None,
+    zep: tuple[str, int] | None,
     radio: str | None,
     realtime: bool,
     as_json: bool,
@@ -98,12 +107,20 @@ def run(
 
     Exit status 0 when every device reached the outcome its `expect` names (and none without
     `expect` failed), 1 otherwise, 2 for bad input, 130 (SIGINT) or 143 (SIGTERM) when
-    interrupted: the report then says "interrupted": true, the pcap holds the frames so far."""
+    interrupted: the report then says "interrupted": true, the pcap holds the frames so far.
+    With --zep, one line on stderr says how many frames were streamed."""
     home_path = home_file or DEFAULT_HOME
     config = load_home(home_path)
     check_outputs(config, home_path, report=report_path, pcap=pcap_path)  # before the run
     with Interruption() as interruption:
-        report = _run(config, seed, radio, pcap_path, realtime, as_json, interruption)
+        sinks = [] if zep is None else [ZepSink(*zep)]
+        try:
+            report = _run(config, seed, radio, pcap_path, realtime, as_json, interruption, sinks)
+        finally:
+            for sink in sinks:
+                sink.close()
+        for sink in sinks:
+            click.echo(sink.summary(), err=True)
         data = report.to_json()
         if report_path is not None:
             write_atomic(report_path, (json.dumps(data, indent=2) + "\n").encode())
@@ -119,7 +136,7 @@ def run(
     ctx.exit(0 if report.ok else 1)
 
 
-def _run(config, seed, radio, pcap, realtime, as_json, interruption) -> HomeReport:
+def _run(config, seed, radio, pcap, realtime, as_json, interruption, captures) -> HomeReport:
     """The run, with a progress bar per device on a terminal."""
     console = Console(stderr=True)
     with Progress(
@@ -143,4 +160,5 @@ def _run(config, seed, radio, pcap, realtime, as_json, interruption) -> HomeRepo
             realtime=realtime,
             progress=progress,
             interruption=interruption,
+            captures=captures,
         )

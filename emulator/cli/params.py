@@ -35,3 +35,23 @@ class Int(click.ParamType):
                 self.fail(f"{value} is above the maximum {self.high:#x}", param, ctx)
             self.fail(f"{value} is not in the range [{self.low:#x}, {self.high:#x}]", param, ctx)
         return number
+
+
+class ZepAddress(click.ParamType):
+    """Where to stream ZEP: `HOST:PORT` (`[::1]:17754` for IPv6), checked and resolved before
+    the run, so a bad value is a usage error (one line, exit 2)."""
+
+    name = "HOST:PORT"
+
+    def convert(self, value, param, ctx):
+        from emulator.errors import CaptureError
+        from emulator.radio.zep import parse_address, resolve
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            host, port = parse_address(str(value))
+            resolve(host, port)
+        except CaptureError as exc:
+            self.fail(str(exc), param, ctx)
+        return host, port
