@@ -302,35 +302,8 @@ class ScenarioRun:
             self.clock.call_later(JOIN_SPACING_S * (i + 1), air.join, device)
 
     def _device(self, spec: DeviceSpec, nwk: int, ieee: int, rng: random.Random):
-        z = spec.zigbee
-        running = spec.running_image or build_image(
-            f"running image of {spec.name}".encode(),
-            manufacturer_id=z.manufacturer_id,
-            image_type=z.image_type,
-            file_version=z.firmware_version,
-        )
-        gb = spec.profile is not None and spec.route == Route.DCC
-        config = (
-            activation_config(spec.profile, ieee, seed=self.scenario.pki_seed)
-            if spec.profile is not None
-            else None
-        )
-        verifier = spec.verifier
-        if verifier is None and config is not None and spec.policy.verification != "none":
-            verifier = device_verifier(spec.profile, config)
-        return EmulatedDevice(
-            name=spec.name,
-            clock=self.clock,
-            nwk=nwk,
-            ieee=ieee,
-            zigbee=z,
-            running_image=running,
-            policy=spec.policy,
-            rng=rng,
-            verifier=verifier,
-            activation=config if gb else None,
-            power_cuts=spec.power_cuts,
-            flash=spec.flash,
+        return build_device(
+            spec, clock=self.clock, nwk=nwk, ieee=ieee, rng=rng, pki_seed=self.scenario.pki_seed
         )
 
     def _plan_campaigns(self) -> None:
@@ -394,6 +367,47 @@ class ScenarioRun:
             route=spec.route,
             expect=spec.expect,
         )
+
+
+def build_device(
+    spec: DeviceSpec,
+    *,
+    clock: Any,
+    nwk: int,
+    ieee: int,
+    rng: random.Random,
+    pki_seed: int = DEFAULT_SEED,
+) -> EmulatedDevice:
+    """The emulated device a spec describes, as every run builds it (the scenario engine, and
+    the emulated NCP's home): its running image, GB activation on the DCC route, verifier."""
+    z = spec.zigbee
+    running = spec.running_image or build_image(
+        f"running image of {spec.name}".encode(),
+        manufacturer_id=z.manufacturer_id,
+        image_type=z.image_type,
+        file_version=z.firmware_version,
+    )
+    gb = spec.profile is not None and spec.route == Route.DCC
+    config = (
+        activation_config(spec.profile, ieee, seed=pki_seed) if spec.profile is not None else None
+    )
+    verifier = spec.verifier
+    if verifier is None and config is not None and spec.policy.verification != "none":
+        verifier = device_verifier(spec.profile, config)
+    return EmulatedDevice(
+        name=spec.name,
+        clock=clock,
+        nwk=nwk,
+        ieee=ieee,
+        zigbee=z,
+        running_image=running,
+        policy=spec.policy,
+        rng=rng,
+        verifier=verifier,
+        activation=config if gb else None,
+        power_cuts=spec.power_cuts,
+        flash=spec.flash,
+    )
 
 
 def _nothing() -> None:
