@@ -233,10 +233,19 @@ async def run(folder: pathlib.Path, newer: bytes, seed: int) -> dict[str, Any]:
     return report
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """Bad usage in one line, as every hanemu command says it (argparse adds the usage)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _OneLineErrors(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--realtime", action="store_true", help="run on the wall clock")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed of the image bytes and the device's randomness"
+    )
     args = parser.parse_args(argv)
     z = load_profile(PROFILE).zigbee
     newer = build_image(

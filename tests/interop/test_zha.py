@@ -48,3 +48,43 @@ def test_zha_configures_the_device_and_installs_an_image_through_its_update_enti
     assert report["running_version"] == "0x0123abce"
     assert report["entity_installed_version"] == "0x0123abce"
     assert done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--bogus"], "unknown argument '--bogus'"),
+        (["--seed", "x"], "--seed needs a whole number, not 'x'"),
+        (["--seed=1.5"], "--seed needs a whole number, not '1.5'"),
+        (["--realtime", "--seed"], "--seed needs a whole number"),
+    ],
+)
+def test_bad_usage_is_one_line_before_anything_is_installed(args, error):
+    """Said at once, not after minutes of making .venv-zha (or exit 77 without Python 3.12)."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "interop-zha"), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},  # no Python >= 3.12 to find
+    )
+    assert done.stderr == (f"interop-zha: error: {error} (see scripts/interop-zha --help)\n"), (
+        done.stderr
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+
+
+def test_help_needs_no_venv():
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "interop-zha"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ZHA interop (docs/interop.md)")
+    assert "usage: scripts/interop-zha [--realtime] [--seed N]" in done.stdout
+    assert "77 no Python >= 3.12" in done.stdout
