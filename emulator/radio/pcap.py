@@ -7,7 +7,10 @@ radio has no MAC or NWK layer of its own, so this module makes up the fields tho
 carry (sequence numbers, radius) deterministically; everything from APS up is what was sent.
 Timestamps are the loop's time (virtual seconds) after a fixed epoch, so the same run writes the
 same bytes. `FrameBuilder` and `capture_time` are the framing and the clock of every capture: the
-live ZEP stream (`radio.zep`) sends the same frames with the same times.
+live ZEP stream (`radio.zep`) sends the same frames with the same times, except that a carrier
+limited to 127-octet frames gets a message longer than one frame (a GBCS message on SE
+Tunneling, which the virtual air carries whole) as the APS fragments a real network sends; this
+file keeps one record per packet.
 
 The file is written whole or not at all (`emulator.outputs.AtomicFile`): records go to a
 temporary file beside the target, each in one write, and `close()` renames it into place, so the
@@ -28,6 +31,7 @@ from typing import BinaryIO
 import crcmod
 import zigpy.types as t
 
+from emulator import framesize
 from emulator.errors import HanemuError
 from emulator.outputs import AtomicFile
 
@@ -36,6 +40,15 @@ PAN_ID = 0x1A62
 EPOCH = 1_767_225_600
 """2026-01-01T00:00:00Z: virtual time 0 in the capture."""
 BROADCAST_MAC = 0xFFFF
+APS_EXTENDED_HEADER = 0x80
+"""APS frame control: an extended header (fragmentation) follows the APS counter."""
+FRAGMENT_DATA = (
+    framesize.max_aps_payload(framesize.SMART_ENERGY) - framesize.APS_FRAGMENTATION_HEADER
+)
+"""Octets of a fragmented message per fragment: what one APS-encrypted SE frame holds (71), so
+a capture shows as many fragments as the air's time model counts."""
+_OVERHEAD = framesize.MAC_HEADER + framesize.NWK_HEADER + framesize.MAC_FCS
+"""A captured frame's octets besides its APS header and data: no NWK security."""
 
 _fcs = crcmod.mkCrcFun(0x11021, initCrc=0x0000, rev=True, xorOut=0x0000)  # CRC-16/KERMIT
 
@@ -66,7 +79,66 @@ class FrameBuilder:
         self._nwk_seq = 0
 
     def frame(self, packet: t.ZigbeePacket) -> bytes:
-        """The 802.15.4 frame (with FCS) for one packet."""
+        """The 802.15.4 frame (with FCS) for one packet, however long."""
+        return self._frame(packet, self._aps(packet), packet.data.serialize())
+
+    def frames(
+        self, packet: t.ZigbeePacket, *, max_psdu: int = framesize.PHY_MAX_PSDU
+    ) -> list[bytes]:
+        """The 802.15.4 frames for one packet, none over `max_psdu` octets: one frame, or, for
+        a message longer than one frame (the air lets only unicast SE Tunneling messages be),
+        its APS fragments as the network sends them: each fragment holds at most
+        `FRAGMENT_DATA` octets of the message and an extended APS header (first fragment: the
+        number of blocks; every other: its block number), all under one APS counter."""
+        aps = self._aps(packet)
+        data = packet.data.serialize()
+        if _OVERHEAD + len(aps) + len(data) <= max_psdu:
+            return [self._frame(packet, aps, data)]
+        room = min(
+            FRAGMENT_DATA, max_psdu - _OVERHEAD - len(aps) - framesize.APS_FRAGMENTATION_HEADER
+        )
+        blocks = [data[i : i + room] for i in range(0, len(data), max(room, 1))]
+        if room < 1 or len(blocks) > 0xFF:
+            raise ValueError(f"a {len(data)}-octet message does not fit 255 APS fragments")
+        extended = bytes([aps[0] | APS_EXTENDED_HEADER]) + aps[1:]
+        return [
+            self._frame(
+                packet,
+                extended + (bytes([0b01, len(blocks)]) if n == 0 else bytes([0b10, n])),
+                block,
+            )
+            for n, block in enumerate(blocks)
+        ]
+
+    def _aps(self, packet: t.ZigbeePacket) -> bytes:
+        """The APS data header: delivery mode unicast (0), broadcast (2) or group (3)."""
+        dst = _address(packet.dst, 0xFFFD)
+        broadcast = packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast
+        group = packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Group
+        mode = 2 if broadcast else 3 if group else 0
+        aps_fc = mode << 2
+        if group:
+            return struct.pack(
+                "<BHHHBB",
+                aps_fc,
+                dst,
+                packet.cluster_id,
+                packet.profile_id or 0,
+                packet.src_ep or 0,
+                (packet.tsn or 0) & 0xFF,
+            )
+        return struct.pack(
+            "<BBHHBB",
+            aps_fc,
+            packet.dst_ep or 0,
+            packet.cluster_id,
+            packet.profile_id or 0,
+            packet.src_ep or 0,
+            (packet.tsn or 0) & 0xFF,
+        )
+
+    def _frame(self, packet: t.ZigbeePacket, aps: bytes, data: bytes) -> bytes:
+        """One MAC frame (the next MAC and NWK sequence numbers) carrying `aps` + `data`."""
         src = _address(packet.src, 0x0000)
         dst = _address(packet.dst, 0xFFFD)
         broadcast = packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast
@@ -82,30 +154,7 @@ class FrameBuilder:
         mac = struct.pack("<HBHHH", fcf, self._mac_seq, self.pan_id, mac_dst, src)
         # NWK: data frame, protocol version 2, no security, radius 30.
         nwk = struct.pack("<HHHBB", 0x0008, dst, src, 30, self._nwk_seq)
-        # APS: data frame; delivery mode unicast (0), broadcast (2) or group (3).
-        mode = 2 if broadcast else 3 if group else 0
-        aps_fc = mode << 2
-        if group:
-            aps = struct.pack(
-                "<BHHHBB",
-                aps_fc,
-                dst,
-                packet.cluster_id,
-                packet.profile_id or 0,
-                packet.src_ep or 0,
-                (packet.tsn or 0) & 0xFF,
-            )
-        else:
-            aps = struct.pack(
-                "<BBHHBB",
-                aps_fc,
-                packet.dst_ep or 0,
-                packet.cluster_id,
-                packet.profile_id or 0,
-                packet.src_ep or 0,
-                (packet.tsn or 0) & 0xFF,
-            )
-        body = mac + nwk + aps + packet.data.serialize()
+        body = mac + nwk + aps + data
         return body + struct.pack("<H", _fcs(body))
 
 

@@ -8,17 +8,20 @@ fields big-endian:
     NTP timestamp (8) | sequence number (4) | reserved (10) | frame length (1)
 
 The frames are the pcap writer's (`radio.pcap.FrameBuilder`: 802.15.4 + unsecured NWK + APS, the
-real CRC-16/KERMIT FCS last), so a run streamed and written to a pcap carries the same bytes. The
-mode octet is 1, "CRC": the frame's last two octets are its FCS, which Wireshark's 802.15.4
+real CRC-16/KERMIT FCS last). The length octet has 7 bits, so a message longer than one 127-octet
+frame (a GBCS message on SE Tunneling, which the virtual air carries whole and the pcap keeps as
+one long record) goes as the APS fragments a real network sends, which Wireshark reassembles.
+The mode octet is 1, "CRC": the frame's last two octets are its FCS, which Wireshark's 802.15.4
 dissector checks (mode 0, "LQI", would have it read them as TI CC24xx RSSI/LQI metadata). The
 timestamp is the pcap's (`radio.pcap.capture_time`: scenario time after a fixed epoch) in NTP
-form, and the sequence number counts the frames offered from 1, so datagram N is the pcap's
-frame N and a gap in the sequence is a frame the network did not deliver.
+form, rounded up so that Wireshark shows the same microseconds; the sequence number counts
+datagrams from 1, so a gap is a datagram the receiver lost.
 
-Sending never stalls or ends a run. The socket is non-blocking and unconnected; a datagram the
-system refuses (no receiver on a connected socket, a full buffer, no route) is counted in
-`failed`, its error kept in `error`, and the run goes on. Nobody need listen: UDP to a port with
-no receiver is dropped by the receiving host.
+Sending never stalls or ends a run. The socket is non-blocking and unconnected: nobody need
+listen (Wireshark sniffing `lo` binds no port), and an unconnected socket never hears the
+"port unreachable" answers, where a connected one would fail every other send with
+ConnectionRefusedError and lose those frames. A datagram the system refuses anyway (a full
+buffer, no route) is counted in `failed`, its error kept in `error`, and the run goes on.
 
 `ZepSink(host, port)` is a capture like the pcap writer: the air calls it with each packet and
 the loop's time (`capture(packet, now)`, or the sink itself). Any address is allowed; the
@@ -65,7 +68,8 @@ def encode(
     """One ZEP v2 data datagram carrying `frame` (an 802.15.4 frame ending in its FCS), stamped
     with scenario time `now`."""
     seconds, micros = capture_time(now)
-    ntp = ((seconds + NTP_UNIX_OFFSET) << 32) | ((micros << 32) // 1_000_000)
+    fraction = -(-(micros << 32) // 1_000_000)  # rounded up: read back, the same microseconds
+    ntp = ((seconds + NTP_UNIX_OFFSET) << 32) | fraction
     header = HEADER.pack(
         b"EX",
         VERSION,
@@ -129,7 +133,9 @@ class ZepSink:
         self.device_id = device_id
         self.builder = FrameBuilder(pan_id=pan_id)
         self.frames = 0
-        """Frames offered (the last datagram's sequence number)."""
+        """Packets captured (a fragmented message is one)."""
+        self.datagrams = 0
+        """Datagrams built: one per frame, fragments included (the last sequence number)."""
         self.sent = 0
         self.failed = 0
         """Datagrams the system refused to send (the run went on)."""
@@ -144,18 +150,23 @@ class ZepSink:
     def capture(self, packet: t.ZigbeePacket, now: float) -> None:
         """Send `packet`, seen on the air at scenario time `now`."""
         self.frames += 1
-        datagram = encode(
-            self.builder.frame(packet),
-            now=now,
-            sequence=self.frames,
-            channel=self.channel,
-            device_id=self.device_id,
-        )
+        for frame in self.builder.frames(packet):
+            self.datagrams += 1
+            datagram = encode(
+                frame,
+                now=now,
+                sequence=self.datagrams,
+                channel=self.channel,
+                device_id=self.device_id,
+            )
+            self._send(datagram)
+
+    def _send(self, datagram: bytes) -> None:
         if self._sock is None:
             return
         try:
             self._sock.sendto(datagram, self.address)
-        except OSError as exc:  # ConnectionRefusedError after an ICMP port unreachable, ...
+        except OSError as exc:  # a full buffer, no route, ...: the run goes on
             self.failed += 1
             if self.error is None:
                 self.error = exc
@@ -177,7 +188,10 @@ class ZepSink:
     def summary(self) -> str:
         """One line: where the stream went and what was not sent."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        line = f"ZEP: {self.sent} of {self.frames} frames sent to {host}:{self.port}"
+        line = (
+            f"ZEP: {self.frames} frames as {self.datagrams} datagrams to {host}:{self.port}, "
+            f"{self.sent} sent"
+        )
         if self.failed:
             line += f" ({self.failed} refused: {self.error})"
         return line
