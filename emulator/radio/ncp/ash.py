@@ -23,8 +23,10 @@ zigpy-bellows.md §5.3):
   zigbeed-style start-up reset.
 - Until the host's first RST the NCP is not connected: DATA, ACK and NAK are counted and
   ignored, with no ERROR (both hosts reset first; an ERROR is fatal to them once connected).
-- ERROR(2, 0x51 ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT) is sent only when ACK_TIMEOUTS
-  consecutive ACK timers expire; the NCP is then FAILED and answers nothing but RST.
+- ERROR(2, 0x51 ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT) is sent only when ACK_TIMEOUTS (4)
+  ACK timers expire in a row with no valid frame from the host in between (a host that still
+  ACKs or NAKs is alive, however noisy the line); the NCP is then FAILED and answers nothing
+  but RST.
 - Timers are UG101's: t_rx_ack starts at 1.6 s, stays within 0.4–3.2 s, becomes
   7/8·t + 1/2·rtt on an acknowledgement (rtt of a frame never retransmitted) and doubles on
   expiry; an ACK not carried by a DATA frame goes out T_TX_ACK_DELAY (20 ms) after the frame it
@@ -76,6 +78,8 @@ T_TX_ACK_DELAY = 0.020
 T_REMOTE_NOTRDY = 1.0
 TX_K = 5
 ACK_TIMEOUTS = 4
+"""Consecutive ACK timeouts (nothing valid heard from the host in between) before ERROR; UG101:
+0 means never."""
 
 MIN_DATA_LEN = 3
 """The shortest EZSP frame (legacy: sequence, frame control, frame id)."""
@@ -381,6 +385,7 @@ class AshNcp(asyncio.Protocol):
         on_reset: Callable[[], None] | None = None,
         window: int = TX_K,
         ack_delay: float = T_TX_ACK_DELAY,
+        ack_timeouts: int = ACK_TIMEOUTS,
     ) -> None:
         if not 1 <= window <= 7:
             raise ValueError(f"ASH window must be 1 to 7 frames, not {window}")
@@ -388,6 +393,7 @@ class AshNcp(asyncio.Protocol):
         self._on_reset = on_reset
         self._window = window
         self._ack_delay = ack_delay
+        self._ack_timeouts = ack_timeouts
         self._transport: asyncio.BaseTransport | None = None
         self._deframer = Deframer()
         self.state = NcpState.WAITING
@@ -468,6 +474,8 @@ class AshNcp(asyncio.Protocol):
     # --- receiving ------------------------------------------------------------------------------
 
     def _receive(self, frame: Frame | Invalid) -> None:
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("rx %r (state %s)", frame, self.state.value)
         if isinstance(frame, Rst):
             self._restart(RESET_SOFTWARE)
             if self._on_reset is not None:
@@ -491,6 +499,8 @@ class AshNcp(asyncio.Protocol):
             if isinstance(frame, Data):
                 self._reject_frame()
             return
+        # The host is alive: ACK_TIMEOUTS counts timeouts with nothing valid heard in between.
+        self._timeouts = 0
         self._take_ack(frame.ack_num)
         if isinstance(frame, Data):
             self._receive_data(frame)
@@ -532,7 +542,6 @@ class AshNcp(asyncio.Protocol):
                 rtt = now - frame.sent_at
                 self._t_rx_ack = _clamp(self._t_rx_ack * 7 / 8 + rtt / 2)
         self._ack_rx = ack_num
-        self._timeouts = 0
         self._restart_ack_timer()
 
     def _note_ready(self, not_ready: bool) -> None:
@@ -599,7 +608,7 @@ class AshNcp(asyncio.Protocol):
             return
         self._timeouts += 1
         self.counters.ack_timeouts += 1
-        if self._timeouts >= ACK_TIMEOUTS:
+        if self._ack_timeouts and self._timeouts >= self._ack_timeouts:
             _LOGGER.debug("%d ACK timeouts in a row: FAILED", self._timeouts)
             self._write(Error(ASH_VERSION, ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT))
             self._clear_link_state()
@@ -619,6 +628,8 @@ class AshNcp(asyncio.Protocol):
             # The DATA frame carries the acknowledgement: no separate ACK is needed.
             self._ack_delay_timer.cancel()
             self._ack_delay_timer = None
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("tx %r", frame)
         transport = self._transport
         if transport is None or transport.is_closing():
             return
