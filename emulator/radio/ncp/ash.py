@@ -39,6 +39,10 @@ zigpy-bellows.md §5.3):
   host does, so garbage left on the line cannot swallow them.
 - The host's nRdy flag is recorded (`host_ready`), not acted on: only the EZSP layer knows which
   frames are callbacks UG101 says to hold.
+- `window`, `ack_delay` and `ack_timeouts` are keyword options for tests and fault runs; the
+  defaults are UG101's. On a noisy line the limits bite on long frames: at 1 % of bytes damaged
+  a 90-byte frame fails about 60 % of tries, so 4 silent timeouts in a row (here) or bellows' 5
+  failed tries of one frame (its own limit, which ends its session) become likely over a run.
 
 This module never interprets EZSP, never reads wall time (only the loop's clock) and never
 raises on anything a peer sends.
