@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from emulator.clock import LoopPacer, Pacer, StepPacer, run_stepped
+from emulator.clock import Clock, LoopPacer, Pacer, StepPacer, run_stepped
 from emulator.device.campaign import ActivationMode, ActivationPlan, profile_image, seconds_at
 from emulator.device.emulated import EmulatedDevice, PowerCut
 from emulator.device.flash import MemoryFlash
@@ -243,7 +243,7 @@ class ScenarioRun:
             clock=clock,
             rng=random.Random(rng.getrandbits(64)),
             faults=s.faults,
-            pcap=_every(captures) if captures else None,
+            pcap=_every(captures, clock) if captures else None,
             zigpy_server=s.server_implementation == "zigpy",
         )
         self.air = air
@@ -414,12 +414,12 @@ def _nothing() -> None:
     pass
 
 
-def _every(captures: list[Capture]) -> Capture:
-    """One capture that hands each frame to every one of `captures`, in order."""
-    if len(captures) == 1:
-        return captures[0]
+def _every(captures: list[Capture], clock: Clock) -> Capture:
+    """One capture that hands each frame to every one of `captures`, in order, stamped with
+    scenario time: the air passes its loop's time, which on the wall clock is not the run's."""
 
-    def capture(packet: Any, now: float) -> None:
+    def capture(packet: Any, _loop_time: float) -> None:
+        now = clock.now
         for each in captures:
             each(packet, now)
 
