@@ -215,6 +215,11 @@ def _fields(schema: Any) -> dict[str, Any]:
     return {f.name: f.type for f in schema.fields}
 
 
+_GONE_IN_V14 = frozenset({("importTransientKey", "flags")})
+"""Fields bellows' tables keep from v14 on but EZSP v14 dropped: herdsman, which follows the
+SDK's host code, leaves them out (an NCP reads what is there)."""
+
+
 class Commands:
     """bellows' command table of one EZSP protocol version."""
 
@@ -231,6 +236,8 @@ class Commands:
         _id, request, _response = self.by_name[name]
         values: dict[str, Any] = {}
         for key, kind in _fields(request).items():
+            if not params and self.version >= 14 and (name, _canonical(key)) in _GONE_IN_V14:
+                continue
             values[_canonical(key)], params = kind.deserialize(params)
         return values
 
@@ -653,6 +660,14 @@ class EzspNcp:
                 if profile in (ep.profile, 0xFFFF)
                 and (wanted_in & set(ep.input_clusters) or wanted_out & set(ep.output_clusters))
             ]
+            if not matches and self.present_se_as_ha and profile == SE_PROFILE:
+                # A host with no SE endpoint (herdsman) serves SE devices from its HA one.
+                matches = [
+                    zt.uint8_t(ep.endpoint)
+                    for ep in sorted(self.endpoints.values(), key=lambda e: e.endpoint)
+                    if ep.profile == HA_PROFILE
+                    and (wanted_in & set(ep.input_clusters) or wanted_out & set(ep.output_clusters))
+                ]
             if not matches and not unicast:
                 return None
             answer = [ok, me, zt.LVList[zt.uint8_t](matches)]
