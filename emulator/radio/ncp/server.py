@@ -49,6 +49,8 @@ class HomeDevice:
     device: EmulatedDevice
     node: ZigpyNode
     joined: bool = False
+    announced_after: float | None = None
+    """The activation after which the device last announced itself."""
 
 
 class NcpHome:
@@ -94,6 +96,7 @@ class NcpHome:
             self.net.attach(node, security=device.zigbee.security)
             self.ncp.remember(node.ieee, nwk)
             self.devices.append(HomeDevice(spec, device, node))
+            device.on_change = lambda d=self.devices[-1]: self._changed(d)
         self._loop = loop
         self._joining: list[asyncio.TimerHandle] = []
 
@@ -120,6 +123,17 @@ class NcpHome:
         d.node.announce()
         if not d.device.powered:
             d.device.power_on()
+
+    def _changed(self, d: HomeDevice) -> None:
+        """Back on the network after rebooting into new firmware, a device announces itself
+        (Device_annce), as a Zigbee node does when it rejoins; herdsman waits for it before its
+        OTA update resolves (herdsman-ember.md §0 rule 9)."""
+        activated = d.device.stats.activated_at
+        if activated is None or activated == d.announced_after or not d.joined:
+            return
+        if d.device.powered and self.clock.now > activated:  # powered again, not still going down
+            d.announced_after = activated
+            d.node.announce()
 
     def _left(self) -> None:
         for d in self.devices:
