@@ -1,12 +1,13 @@
 // Stock zigbee-herdsman upgrades an emulated device through hanemu's emulated EZSP NCP
 // (docs/interop.md): its Controller starts the ember adapter on tcp://HOST:PORT, forms a network,
-// permits joining, waits for the first device whose interview succeeds, and runs herdsman's own
-// OTA (Device.updateOta) with the image file given. Prints one JSON result on stdout and exits 0;
-// any failure is one line on stderr and exit 1 (2: bad usage). Herdsman's own log goes to stderr.
+// permits joining, waits for the first device (or the one --ieee names) whose interview
+// succeeds, and runs herdsman's own OTA (Device.updateOta) with the image file given. Prints one
+// JSON result on stdout and exits 0; any failure is one line on stderr and exit 1 (2: bad
+// usage). Herdsman's own log goes to stderr.
 //
 // usage: node ota.mjs --port PORT --image FILE [--host 127.0.0.1] [--timeout 120]
 //          [--channel 15] [--pan-id 0x1a62] [--response-delay MS] [--request-timeout MS]
-//          [--state DIR] [--debug]
+//          [--ieee 0x...] [--state DIR] [--debug]
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -19,7 +20,7 @@ const NAME = "herdsman-ota";
 
 const USAGE = `usage: node ota.mjs --port PORT --image FILE [--host 127.0.0.1] [--timeout 120]
          [--channel 15] [--pan-id 0x1a62] [--response-delay MS] [--request-timeout MS]
-         [--state DIR] [--debug]`;
+         [--ieee 0x...] [--state DIR] [--debug]`;
 
 function usageError(message) {
     process.stderr.write(`${NAME}: error: ${message} (see --help)\n`);
@@ -37,6 +38,7 @@ function parseArgs(argv) {
         responseDelay: 0,
         requestTimeout: 60000,
         state: undefined,
+        ieee: undefined,
         debug: false,
     };
     const numbers = {
@@ -69,6 +71,11 @@ function parseArgs(argv) {
             options.host = take();
         } else if (arg === "--image") {
             options.image = resolve(take());
+        } else if (arg === "--ieee") {
+            const text = take();
+            const digits = text.toLowerCase().replace(/^0x/, "").replaceAll(":", "");
+            if (!/^[0-9a-f]{16}$/.test(digits)) usageError(`--ieee needs an EUI-64 (0x + 16 hex digits), not '${text}'`);
+            options.ieee = `0x${digits}`;
         } else if (arg === "--state") {
             options.state = resolve(take());
         } else if (arg in numbers) {
@@ -150,7 +157,8 @@ async function main() {
     const interviewed = new Promise((resolveInterview) => {
         controller.on("deviceInterview", (event) => {
             log("info")(`interview of ${event.device.ieeeAddr}: ${event.status}`, NAME);
-            if (event.status === "successful") resolveInterview(event.device);
+            const wanted = options.ieee === undefined || event.device.ieeeAddr === options.ieee;
+            if (event.status === "successful" && wanted) resolveInterview(event.device);
         });
     });
     controller.on("deviceJoined", (event) => {
@@ -161,7 +169,7 @@ async function main() {
     stage = `starting the ember adapter on tcp://${options.host}:${options.port}`;
     result.start = await controller.start();
     result.started_s = seconds();
-    stage = "waiting for a device to join and finish its interview";
+    stage = `waiting for ${options.ieee ?? "a device"} to join and finish its interview`;
     await controller.permitJoin(254);
     const device = await interviewed;
     result.interviewed_s = seconds();

@@ -80,6 +80,8 @@ async def _run(image: pathlib.Path, version: int) -> tuple[int, str, str, NcpHom
             str(port),
             "--image",
             str(image),
+            "--ieee",
+            f"0x{IEEE:016x}",
             "--timeout",
             str(RUN_LIMIT_S),
             stdout=asyncio.subprocess.PIPE,
@@ -145,6 +147,10 @@ def _ota_script(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
         (["--port", "x", "--image", "f"], "--port needs a whole number from 1 to 65535, not 'x'"),
         (["--port=1", "--image"], "--image needs a value"),
         (["--port", "1", "--image", "f", "--bogus"], "unknown argument '--bogus'"),
+        (
+            ["--port", "1", "--image", "f", "--ieee", "0x12"],
+            "--ieee needs an EUI-64 (0x + 16 hex digits), not '0x12'",
+        ),
     ],
 )
 def test_bad_usage_is_one_line(herdsman, args, error):
