@@ -95,7 +95,7 @@ async def _run(image: pathlib.Path, version: int) -> tuple[int, str, str, NcpHom
     return node.returncode, out.decode(), err.decode(), home
 
 
-@pytest.mark.parametrize("version", [13, 14])
+@pytest.mark.parametrize("version", [13, 14, 19])  # 19: herdsman's own, no switch
 def test_herdsman_interviews_the_device_and_upgrades_it_with_its_own_ota(
     herdsman, tmp_path, version
 ):
