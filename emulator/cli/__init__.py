@@ -41,6 +41,7 @@ AREAS = {
     "gbcs": "emulator.cli.gbcs",
     "home": "emulator.cli.home",
     "image": "emulator.cli.image",
+    "ncp": "emulator.cli.ncp",
     "ota": "emulator.cli.ota",
     "profiles": "emulator.cli.profiles",
 }

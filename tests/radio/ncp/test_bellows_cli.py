@@ -1,0 +1,111 @@
+"""`hanemu ncp serve` as a user runs it, with stock bellows connecting to the address it prints.
+
+The server is a subprocess in real time; bellows forms the network, comes back (the network
+resumes and its endpoints are registered, as after a restart), opens the network, has both
+devices of the home file interviewed and upgrades the IHD with zigpy's `update_firmware`, then
+reads the new version back from the device. SIGTERM ends the server with exit status 143.
+(The in-process tests in test_bellows.py check the installed image byte for byte.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from bellows.zigbee.application import ControllerApplication
+from zigpy.zcl import foundation
+
+from emulator.ota.image import build_image
+from emulator.profiles import load_profile
+from tests.radio.ncp.test_bellows import bellows_config, interviewed, zigpy_image
+
+HOME = """
+[home]
+name = "ncp"
+seed = 5
+
+[[device]]
+name = "ihd"
+profile = "ihd"
+route = "local"
+
+[[device]]
+name = "ppmid"
+profile = "ppmid-opt1"
+"""
+
+
+def _address(server: subprocess.Popen, limit: float = 30.0) -> tuple[str, list[str]]:
+    """The bellows address `hanemu ncp serve` prints, and its device lines."""
+    lines: list[str] = []
+    deadline = time.monotonic() + limit
+    assert server.stdout is not None
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.lstrip().startswith("device ppmid"):
+            for seen in lines:
+                found = re.search(r"socket://127\.0\.0\.1:(\d+)", seen)
+                if found:
+                    return found.group(1), lines
+    raise AssertionError(f"no address printed: {lines!r}")
+
+
+def test_ncp_serve_with_stock_bellows(tmp_path):
+    home = tmp_path / "home.toml"
+    home.write_text(HOME)
+    command = ["ncp", "serve", str(home), "--port", "0", "--ezsp-version", "14"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port, lines = _address(server)
+        assert any(f"tcp://127.0.0.1:{port}" in line for line in lines)
+        z = load_profile("ihd").zigbee
+        data = build_image(
+            random.Random(4).randbytes(2000),
+            manufacturer_id=z.manufacturer_id,
+            image_type=z.image_type,
+            file_version=z.firmware_version + 1,
+        )
+
+        async def main():
+            config = bellows_config(int(port))
+            app = await ControllerApplication.new(config, auto_form=True)
+            await app.shutdown()
+            app = await ControllerApplication.new(config, auto_form=False)
+            version = app._ezsp.ezsp_version
+            await app.permit(60)
+            ieees: list = []
+            for _ in range(60):  # devices are known once they joined: wait for both
+                ieees = [d.ieee for d in app.devices.values() if d.nwk != 0x0000]
+                if len(ieees) == 2:
+                    break
+                await asyncio.sleep(0.5)
+            devices = await interviewed(app, ieees, limit=60)
+            ihd = next(d for d in devices if d.model == "IHD ihd")
+            status = await ihd.update_firmware(zigpy_image(data))
+            running = ihd.endpoints[1].out_clusters[0x0019].get("current_file_version")
+            await app.shutdown()
+            return version, sorted(d.model for d in devices), status, running
+
+        version, models, status, running = asyncio.run(main())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=30)
+    assert version == 14
+    assert models == ["IHD ihd", "PPMID ppmid-opt1"]
+    assert status == foundation.Status.SUCCESS
+    assert running == z.firmware_version + 1
+    assert server.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "terminated"
