@@ -5,12 +5,11 @@ the declarations below (read and checked by `emulator.config`), resolves every d
 and raises `HomeFileError` naming the file and the key for anything wrong, e.g. `error:
 homes/x.toml: key device[2].profile: unknown profile 'ihd-opt9' (profiles: cad, hcalcs, ...)`.
 This module owns reading home files; it never runs anything and never picks an air's code (it
-only names the air, `Radio`).
+only names the air, checked by `radio.air.radio_problem`).
 """
 
 from __future__ import annotations
 
-import enum
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,24 +20,21 @@ from emulator.device.campaign import MODES, PARTIES
 from emulator.errors import HomeFileError, ProfileError  # noqa: F401  (HomeFileError: re-exported)
 from emulator.files import not_regular
 from emulator.profiles import DeviceProfile, Route, load_profile, profile_names
+from emulator.radio.air import RADIO_FORMS, normal_radio, radio_problem
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOMES_DIR = PROJECT_DIR / "profiles" / "homes"
 DEFAULT_HOME = HOMES_DIR / "default.toml"
 
 
-class Radio(enum.StrEnum):
-    """The air a home runs on."""
-
-    ZIGPY = "zigpy"
-    """zigpy's in-process network: a zigpy coordinator is the Comms Hub (the default)."""
-    DIRECT = "direct"
-    """Frames handed straight between device stacks, no zigpy (the fast air)."""
-
-
-RADIOS = tuple(r.value for r in Radio)
-RADIO_ALIASES = {"virtual": Radio.ZIGPY}
-"""Older names for a radio, accepted and normalised."""
+RADIO = Key(
+    str,
+    radio_problem,
+    "zigpy",
+    convert=normal_radio,
+    domain=f"from {RADIO_FORMS}",
+)
+"""`[home] radio`: a word, or `ezsp:` and a serial device or `socket://host:port`."""
 SERVERS = ("hanemu", "zigpy")
 OUTCOMES = ("activated", "downloaded", "rejected", "no-image", "failed")
 ACTIVATE = MODES
@@ -97,7 +93,8 @@ class HomeConfig:
     source: str
     name: str
     seed: int
-    radio: Radio
+    radio: str
+    """An air's name (`radio.air.AIRS`), or `ezsp:` and the dongle's path."""
     duration: float
     server: ServerConfig
     devices: tuple[DeviceConfig, ...]
@@ -199,7 +196,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
         {
             "name": config.text(path.stem),
             "seed": config.integer(0, 2**63 - 1, 0),
-            "radio": config.choice(Radio, Radio.ZIGPY, aliases=RADIO_ALIASES),
+            "radio": RADIO,
             "duration": config.number(1, 30 * 86400, 2.0 * 86400),
         },
     )

@@ -51,7 +51,7 @@ from emulator.profiles import (
     ZigbeeIdentity,
 )
 from emulator.radio import timeloop
-from emulator.radio.air import make_air
+from emulator.radio.air import make_air, wall_clock
 from emulator.radio.pcap import PcapWriter
 from emulator.testpki import DEFAULT_SEED
 
@@ -130,6 +130,8 @@ class ScenarioReport:
     devices: list[DeviceReport]
     interrupted: int | None = None
     """The signal that stopped the run before its end (SIGINT, SIGTERM), or None."""
+    real_devices: list[dict[str, Any]] | None = None
+    """What the hub saw of each real device (an `ezsp:` air's dongle), or None on other airs."""
 
     @property
     def ok(self) -> bool:
@@ -146,6 +148,8 @@ class ScenarioReport:
             "ok": self.ok,
             "devices": [d.to_json() for d in self.devices],
         }
+        if self.real_devices is not None:
+            data["real_devices"] = self.real_devices
         if self.interrupted is not None:  # only then: a whole run's report has no such key
             data["interrupted"] = True
         return data
@@ -170,6 +174,7 @@ def run(
     by the caller) see every frame on the air, as the pcap does."""
     engine = ScenarioRun(scenario, pcap, progress, captures=captures)
     engine.interruption = interruption
+    realtime = realtime or wall_clock(scenario.radio)
     if realtime or scenario.radio != "direct":
         return timeloop.run(engine.play(LoopPacer), realtime=realtime)
     return run_stepped(engine.play(StepPacer))  # no event loop: the fast path
@@ -255,7 +260,9 @@ class ScenarioRun:
             await air.start(hub)
             self._make_devices(air, rng)
             self._plan_campaigns()
-            while self._unsettled and clock.now < s.duration and not pacer.stopped:
+            # Real devices come and go unseen by the scenario: such an air runs its duration.
+            open_ended = getattr(air, "runs_to_duration", False)
+            while (self._unsettled or open_ended) and clock.now < s.duration and not pacer.stopped:
                 await pacer.until_woken(s.duration)  # a wake may come early: check again
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)
@@ -263,6 +270,7 @@ class ScenarioRun:
             if self.hold_until is not None:
                 await pacer.sleep(max(0.0, self.hold_until - clock.now))
             reports = [self._report(spec, device) for spec, device in self.devices]
+            real = air.real_devices() if hasattr(air, "real_devices") else None
             frames = air.frames
         finally:
             for _spec, device in self.devices:
@@ -276,6 +284,7 @@ class ScenarioRun:
             virtual_seconds=round(end, 6),
             frames=frames,
             devices=reports,
+            real_devices=real,
         )
 
     # -- building -------------------------------------------------------------------------------

@@ -18,12 +18,11 @@ from rich.table import Table
 from rich.text import Text
 
 from emulator.cli import console as _stdout_console
-from emulator.cli.params import Int, ZepAddress
+from emulator.cli.params import Int, RadioName, ZepAddress
 from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
 from emulator.interrupt import Interruption
 from emulator.outputs import write_atomic
-from emulator.radio.air import AIRS
 from emulator.radio.zep import ZepSink
 
 
@@ -85,9 +84,12 @@ def _table(report: HomeReport) -> Table:
 )
 @click.option(
     "--radio",
-    type=click.Choice(AIRS),
+    type=RadioName(),
     default=None,
-    help="The air (default: the file's radio): zigpy, or direct (no Zigbee stack, fast).",
+    help="The air (default: the file's radio): zigpy; direct (no Zigbee stack, fast); ncp (the "
+    "Comms Hub on stock bellows over TCP to hanemu's emulated NCP); ezsp:/dev/SERIAL or "
+    "ezsp:socket://HOST:PORT (the hub on bellows with a real dongle, for real devices beside "
+    "the emulated ones; wall-clock time, for the home's duration).",
 )
 @click.option("--realtime", is_flag=True, help="Run in wall-clock time instead of virtual time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

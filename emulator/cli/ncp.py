@@ -83,7 +83,7 @@ async def _serve(scenario, host: str, port: int, version: int, interruption: Int
         click.echo(f"  zigbee-herdsman (ember):  tcp://{host}:{bound}")
         for d in home.devices:
             click.echo(
-                f"  device {d.spec.name}: NWK 0x{d.device.nwk:04X}, EUI-64 {d.node.ieee}"
+                f"  device {d.device.name}: NWK 0x{d.device.nwk:04X}, EUI-64 {d.node.ieee}"
                 f" (joins when the host permits joining)"
             )
         await stopped.wait()

@@ -219,7 +219,8 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     type=click.Choice(AIRS),
     default="direct",
     show_default=True,
-    help="The air: direct (no Zigbee stack, fast) or zigpy (a real zigpy coordinator).",
+    help="The air: direct (no Zigbee stack, fast), zigpy (a real zigpy coordinator) or ncp "
+    "(the Comms Hub on stock bellows over TCP to hanemu's emulated NCP).",
 )
 @click.option("--realtime", is_flag=True, help="Run on the wall clock instead of virtual time.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -55,3 +55,18 @@ class ZepAddress(click.ParamType):
         except CaptureError as exc:
             self.fail(str(exc), param, ctx)
         return host, port
+
+
+class RadioName(click.ParamType):
+    """An air: `zigpy`, `direct`, `ncp`, or `ezsp:` and a dongle (a serial device that exists, or
+    `socket://HOST:PORT`), checked before the run as a home file's `radio` is."""
+
+    name = "RADIO"
+
+    def convert(self, value, param, ctx):
+        from emulator.radio.air import normal_radio, radio_problem
+
+        problem = radio_problem(str(value))
+        if problem is not None:
+            self.fail(f"{problem}, got {value!r}", param, ctx)
+        return normal_radio(str(value))

@@ -8,6 +8,11 @@ behind one `Bus`: a scenario names its air and nothing above `radio/` changes wh
   for `ota simulate` and fleets.
 * `zigpy` (`radio/zigpy_air.py`): a real zigpy coordinator on hanemu's in-process radio; devices
   join, are interviewed and discover the hub with ZDO, and a pcap can be written.
+* `ncp` (`radio/ezsp_air.py`): the same hub on stock bellows, over loopback TCP to hanemu's
+  emulated EZSP NCP with the devices behind it; virtual time, as the zigpy air.
+* `ezsp:PATH` (`radio/ezsp_air.py`): the hybrid home: the hub on bellows with a real dongle
+  (`ezsp:/dev/ttyUSB0`, `ezsp:socket://host:port`) for real devices, the emulated devices on the
+  in-process network beside it; wall-clock time, for the home's whole duration.
 
 Every air applies one frame-size rule (`emulator.framesize.refusal`): a frame whose 802.15.4
 PSDU would be over 127 octets is not delivered, and `refuse` records it as the device's
@@ -19,7 +24,9 @@ does and never reads wall time.
 
 from __future__ import annotations
 
+import os
 import random
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,7 +37,45 @@ from emulator.device.hub import CommsHub
 from emulator.errors import ScenarioError
 from emulator.ota.link import LinkPolicy
 
-AIRS = ("direct", "zigpy")
+AIRS = ("direct", "zigpy", "ncp")
+"""The airs named by a word; `ezsp:PATH` names a dongle."""
+EZSP_PREFIX = "ezsp:"
+RADIO_ALIASES = {"virtual": "zigpy"}
+"""Older names for an air, accepted and normalised."""
+RADIO_FORMS = "zigpy, direct, ncp, ezsp:/dev/SERIAL or ezsp:socket://HOST:PORT"
+
+
+def radio_problem(name: str) -> str | None:
+    """Why `name` names no air ("must ..."), or None. An `ezsp:` path must be a serial device
+    that exists or a `socket://host:port` URL with a port."""
+    name = RADIO_ALIASES.get(name, name)
+    if name in AIRS:
+        return None
+    if not name.startswith(EZSP_PREFIX):
+        return f"must be one of {RADIO_FORMS}"
+    path = name[len(EZSP_PREFIX) :]
+    if "://" in path:
+        url = urllib.parse.urlsplit(path)
+        try:
+            port = url.port
+        except ValueError:
+            port = None
+        if url.scheme != "socket" or not url.hostname or not port:
+            return "must name a network dongle as ezsp:socket://HOST:PORT (with its port)"
+        return None
+    if not path or not os.path.exists(path):
+        return "must name a serial device that exists (ezsp:/dev/ttyUSB0) or ezsp:socket://..."
+    return None
+
+
+def normal_radio(name: str) -> str:
+    """The air's name as reports give it (`virtual` is `zigpy`)."""
+    return RADIO_ALIASES.get(name, name)
+
+
+def wall_clock(name: str) -> bool:
+    """A dongle runs in wall-clock time: the air cannot be paused."""
+    return name.startswith(EZSP_PREFIX)
 
 
 class Air(Protocol):
@@ -99,4 +144,14 @@ def make_air(
         from emulator.radio.zigpy_air import ZigpyAir
 
         return ZigpyAir(clock=clock, rng=rng, faults=faults, pcap=pcap, zigpy_server=zigpy_server)
-    raise ScenarioError(f"unknown radio {name!r}: expected one of {', '.join(AIRS)}")
+    problem = radio_problem(name)
+    if problem is not None:
+        raise ScenarioError(f"unknown radio {name!r}: {problem}")
+    from emulator.radio.ezsp_air import EzspAir, NcpAir
+
+    if name == "ncp":
+        return NcpAir(clock=clock, rng=rng, faults=faults, pcap=pcap, zigpy_server=zigpy_server)
+    if zigpy_server:
+        raise ScenarioError("zigpy's OTA server does not serve a dongle's real devices")
+    path = name[len(EZSP_PREFIX) :]
+    return EzspAir(path, clock=clock, rng=rng, faults=faults, pcap=pcap)

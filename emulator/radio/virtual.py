@@ -37,6 +37,10 @@ HAN device uses and zigpy does not parse:
   before zigpy's mirror would answer them, and `send_zcl` sends raw ZCL bytes from that endpoint
   through zigpy's own `request` path.
 
+The first and last of these are `SmartEnergyHost`, a mixin any zigpy radio's application takes
+(the Comms Hub on stock bellows, `radio/ncp_air.py`, uses it); the Match_Desc answer is this
+radio's alone, since an EZSP NCP's stack answers it itself.
+
 Registered for zigpy as radio type `virtual` (device path `virtual://`). This module owns moving
 packets in process; it never decides OTA or GBCS behaviour and never reads wall time.
 """
@@ -255,40 +259,18 @@ def _zcl_tsn(data: bytes) -> int:
     return data[index] if len(data) > index else 0
 
 
-class VirtualControllerApplication(zigpy.application.ControllerApplication):
-    """A zigpy coordinator whose radio is a `VirtualNetwork`."""
-
-    DISPLAY_NAME = "hanemu virtual radio"
-    DESCRIPTION = "In-process radio for emulated Smart Energy devices"
+class SmartEnergyHost:
+    """What a coordinator needs to host the Comms Hub, mixed into any zigpy radio's
+    `ControllerApplication` (this module's, bellows'): Smart Energy device objects, frames to its
+    own endpoints routed to handlers (`serve`), raw ZCL sent from them (`send_zcl`)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
-        self.network: VirtualNetwork | None = None
-        self._stored: tuple[Any, Any] | None = None
-        self._endpoints: list[zdo_t.SimpleDescriptor] = []
+        super().__init__(config)  # type: ignore[call-arg]
         self._local: dict[tuple[int, int], LocalHandler] = {}
-
-    @classmethod
-    def default_config(
-        cls, *, channel: int = 15, extra_endpoints: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        """A configuration with no database, no backups and no OTA providers."""
-        return {
-            zigpy.config.CONF_DEVICE: {zigpy.config.CONF_DEVICE_PATH: "virtual://"},
-            zigpy.config.CONF_DATABASE: None,
-            zigpy.config.CONF_NWK: {zigpy.config.CONF_NWK_CHANNEL: channel},
-            zigpy.config.CONF_OTA: {"enabled": True, "providers": [], "broadcast_enabled": False},
-            zigpy.config.CONF_TOPO_SCAN_ENABLED: False,
-            zigpy.config.CONF_NWK_BACKUP_ENABLED: False,
-            zigpy.config.CONF_WATCHDOG_ENABLED: False,
-            zigpy.config.CONF_ADDITIONAL_ENDPOINTS: extra_endpoints or [],
-        }
-
-    # -- Smart Energy ---------------------------------------------------------------------------
 
     def add_device(self, ieee: t.EUI64, nwk: t.NWK) -> ZigbeeDevice:
         dev = SmartEnergyDevice(self, ieee, nwk)
-        self.devices[ieee] = dev
+        self.devices[ieee] = dev  # type: ignore[attr-defined]
         return dev
 
     def serve(self, endpoint: int, cluster: int, handler: LocalHandler) -> None:
@@ -303,7 +285,7 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
         endpoint = device.endpoints.get(dst_ep)
         if isinstance(endpoint, zigpy.endpoint.Endpoint) and endpoint.profile_id is not None:
             profile = endpoint.profile_id
-        await self.request(
+        await self.request(  # type: ignore[attr-defined]
             device,
             profile,
             cluster,
@@ -324,12 +306,58 @@ class VirtualControllerApplication(zigpy.application.ControllerApplication):
             packet.src_ep == zigpy.zdo.ZDO_ENDPOINT
             and packet.cluster_id == zdo_t.ZDOCmd.Match_Desc_req
         ):
-            try:
-                device = self.get_device_with_address(packet.src)
-            except KeyError:
-                device = None
-            if type(device) is ZigbeeDevice:
-                device.__class__ = SmartEnergyDevice  # adopt zigpy's own (shadow, clone) objects
+            self.adopt(packet)
+        super().packet_received(packet)  # type: ignore[misc]
+
+    def adopt(self, packet: t.ZigbeePacket) -> ZigbeeDevice | None:
+        """The sender's device object, made a `SmartEnergyDevice` if zigpy made it (re-interview
+        shadows, clones are zigpy's own objects, out of an application's reach)."""
+        try:
+            device = self.get_device_with_address(packet.src)  # type: ignore[attr-defined]
+        except KeyError:
+            return None
+        if type(device) is ZigbeeDevice:
+            device.__class__ = SmartEnergyDevice
+        return device
+
+
+class VirtualControllerApplication(SmartEnergyHost, zigpy.application.ControllerApplication):
+    """A zigpy coordinator whose radio is a `VirtualNetwork`; it answers Smart Energy
+    Match_Desc itself, as a Silicon Labs NCP's stack does."""
+
+    DISPLAY_NAME = "hanemu virtual radio"
+    DESCRIPTION = "In-process radio for emulated Smart Energy devices"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.network: VirtualNetwork | None = None
+        self._stored: tuple[Any, Any] | None = None
+        self._endpoints: list[zdo_t.SimpleDescriptor] = []
+
+    @classmethod
+    def default_config(
+        cls, *, channel: int = 15, extra_endpoints: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """A configuration with no database, no backups and no OTA providers."""
+        return {
+            zigpy.config.CONF_DEVICE: {zigpy.config.CONF_DEVICE_PATH: "virtual://"},
+            zigpy.config.CONF_DATABASE: None,
+            zigpy.config.CONF_NWK: {zigpy.config.CONF_NWK_CHANNEL: channel},
+            zigpy.config.CONF_OTA: {"enabled": True, "providers": [], "broadcast_enabled": False},
+            zigpy.config.CONF_TOPO_SCAN_ENABLED: False,
+            zigpy.config.CONF_NWK_BACKUP_ENABLED: False,
+            zigpy.config.CONF_WATCHDOG_ENABLED: False,
+            zigpy.config.CONF_ADDITIONAL_ENDPOINTS: extra_endpoints or [],
+        }
+
+    # -- Smart Energy ---------------------------------------------------------------------------
+
+    def packet_received(self, packet: t.ZigbeePacket) -> None:
+        if (
+            packet.src_ep == zigpy.zdo.ZDO_ENDPOINT
+            and packet.cluster_id == zdo_t.ZDOCmd.Match_Desc_req
+        ):
+            device = self.adopt(packet)
             if device is not None and self._match_desc(device, packet):
                 return
         super().packet_received(packet)

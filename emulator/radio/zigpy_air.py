@@ -7,6 +7,10 @@ interviewed by zigpy, discovers the hub with Match_Desc and talks ZCL in real Zi
 which a capture (a `PcapWriter`, owned by the caller) records. The scenario's faults apply to
 OTA frames.
 
+`ZigpyAir` is also the hub's code for every zigpy `ControllerApplication` that hosts it: the NCP
+air and the dongle air (`radio/ezsp_air.py`) run the same hub on stock bellows by replacing how
+the application starts (`_start_app`) and how a device reaches the air (`attach`, `join`).
+
 This module owns wiring the hub and devices onto zigpy; it never decides what either does and
 never reads wall time.
 """
@@ -89,10 +93,14 @@ class ZigpyAir:
 
     async def start(self, hub: CommsHub) -> None:
         self.hub = hub
-        self.app = app = await virtual.start(self.net, extra_endpoints=[HUB_DESCRIPTOR])
+        self.app = app = await self._start_app()
         if not self.zigpy_server:  # otherwise zigpy's own OTA code answers the devices
             app.serve(HUB_ENDPOINT, OTA_CLUSTER, self._ota_at_hub)
         app.serve(HUB_ENDPOINT, TUNNELING_CLUSTER, self._tunnel_at_hub)
+
+    async def _start_app(self) -> Any:
+        """The coordinator, formed and running, with the hub's endpoint (`HUB_DESCRIPTOR`)."""
+        return await virtual.start(self.net, extra_endpoints=[HUB_DESCRIPTOR])
 
     def _ota_at_hub(self, packet: t.ZigbeePacket) -> None:
         broadcast = packet.dst.addr_mode != t.AddrMode.NWK
@@ -135,6 +143,12 @@ class ZigpyAir:
             task.exception()  # a delivery failure is the air's business; the server retries
 
     def attach(self, device: EmulatedDevice, *, model: str) -> None:
+        node = self._node(device, model)
+        device.port = node
+        self.net.attach(node, security=device.zigbee.security)
+
+    def _node(self, device: EmulatedDevice, model: str) -> ZigpyNode:
+        """The device's face on this air."""
         node = ZigpyNode(
             device,
             transmit=self.net.to_coordinator,
@@ -143,8 +157,7 @@ class ZigpyAir:
             model=model,
         )
         self.nodes[device.nwk] = node
-        device.port = node
-        self.net.attach(node, security=device.zigbee.security)
+        return node
 
     def _oversize(self, nwk: int, packet: t.ZigbeePacket, reason: str) -> None:
         node = self.nodes.get(nwk)

@@ -274,20 +274,38 @@ ONE_DEVICE = '[[device]]\nname = "a"\nprofile = "ihd"\n'
 
 @pytest.mark.parametrize(
     ("radio", "expected"),
-    [(None, "zigpy"), ("zigpy", "zigpy"), ("virtual", "zigpy"), ("direct", "direct")],
+    [
+        (None, "zigpy"),
+        ("zigpy", "zigpy"),
+        ("virtual", "zigpy"),
+        ("direct", "direct"),
+        ("ncp", "ncp"),
+        ("ezsp:socket://127.0.0.1:6638", "ezsp:socket://127.0.0.1:6638"),
+        ("ezsp:/dev/null", "ezsp:/dev/null"),
+    ],
 )
 def test_radio_names_the_air_and_virtual_is_zigpy(home_file, radio, expected):
-    from emulator.homefile import Radio
-
     head = "" if radio is None else f'[home]\nradio = "{radio}"\n'
     config = load_home(home_file(head + ONE_DEVICE))
-    assert config.radio is Radio(expected) and config.radio == expected
+    assert config.radio == expected
 
 
-def test_unknown_radio_lists_the_airs(home_file):
+@pytest.mark.parametrize(
+    ("radio", "complaint"),
+    [
+        ("ezsp", "must be one of zigpy, direct, ncp, ezsp:/dev/SERIAL or ezsp:socket://HOST:PORT"),
+        ("ezsp:socket://127.0.0.1", "must name a network dongle as ezsp:socket://HOST:PORT"),
+        ("ezsp:tcp://127.0.0.1:6638", "must name a network dongle as ezsp:socket://HOST:PORT"),
+        ("ezsp:/dev/no-such-dongle", "must name a serial device that exists"),
+        ("ezsp:", "must name a serial device that exists"),
+    ],
+)
+def test_bad_radio_is_one_line_naming_the_key(home_file, radio, complaint):
     with pytest.raises(HomeFileError) as info:
-        load_home(home_file('[home]\nradio = "ezsp"\n' + ONE_DEVICE))
-    assert str(info.value).endswith("key home.radio: must be one of zigpy, direct, got 'ezsp'")
+        load_home(home_file(f'[home]\nradio = "{radio}"\n' + ONE_DEVICE))
+    message = str(info.value)
+    assert "\n" not in message and f"key home.radio: {complaint}" in message
+    assert message.endswith(f"got '{radio}'")
 
 
 def test_shipped_homes_name_the_zigpy_air():

@@ -168,7 +168,9 @@ def test_make_air_gives_the_direct_air():
     [
         ("direct", {"pcap": Path("out.pcap")}, "a pcap capture needs the zigpy radio"),
         ("direct", {"zigpy_server": True}, "zigpy's OTA server runs on the zigpy radio only"),
-        ("ncp", {}, "unknown radio 'ncp': expected one of direct, zigpy"),
+        ("fm", {}, "unknown radio 'fm': must be one of zigpy, direct, ncp, ezsp:"),
+        ("ezsp:socket://127.0.0.1", {}, "ezsp:socket://HOST:PORT \\(with its port\\)"),
+        ("ezsp:/dev/no-such-dongle", {}, "must name a serial device that exists"),
     ],
 )
 def test_make_air_refuses_what_the_air_cannot_do(name, options, message):

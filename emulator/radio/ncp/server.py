@@ -45,7 +45,8 @@ JOIN_SPACING_S = 0.5
 class HomeDevice:
     """One emulated device behind the NCP."""
 
-    spec: DeviceSpec
+    spec: DeviceSpec | None
+    """None for a device the scenario engine built (`radio.ezsp_air.NcpAir`)."""
     device: EmulatedDevice
     node: ZigpyNode
     joined: bool = False
@@ -63,16 +64,21 @@ class NcpHome:
         version: int = DEFAULT_VERSION,
         seed: int = 0,
         loop: asyncio.AbstractEventLoop | None = None,
+        net: VirtualNetwork | None = None,
     ) -> None:
         loop = loop or asyncio.get_running_loop()
         rng = random.Random(seed)
         self.clock = RealClock(loop)
-        self.net = VirtualNetwork(rng=random.Random(rng.getrandbits(64)))
+        air_rng = random.Random(rng.getrandbits(64))
+        self.net = net or VirtualNetwork(rng=air_rng)
+        """The air (default: a fault-free one; the scenario engine's NCP air brings its own)."""
         self.ncp = EzspNcp(version=version, transmit=self.net.from_coordinator)
         self.net.app = self.ncp  # type: ignore[assignment]  # the air's coordinator
         self.ncp.on_permit = self._permit
         self.ncp.on_left = self._left
         self.devices: list[HomeDevice] = []
+        self._loop = loop
+        self._joining: list[asyncio.TimerHandle] = []
         used = {0x0000}
         for spec in specs:
             nwk = 0
@@ -92,16 +98,22 @@ class NcpHome:
                 rng=random.Random(rng.getrandbits(64)),
                 model=f"{kind} {model}",
             )
-            device.port = node
-            self.net.attach(node, security=device.zigbee.security)
-            self.ncp.remember(node.ieee, nwk)
-            self.devices.append(HomeDevice(spec, device, node))
-            device.on_change = lambda d=self.devices[-1]: self._changed(d)
-        self._loop = loop
-        self._joining: list[asyncio.TimerHandle] = []
+            d = self.add(node, spec)
+            device.on_change = lambda d=d: self._changed(d)
+
+    def add(self, node: ZigpyNode, spec: DeviceSpec | None = None) -> HomeDevice:
+        """Put a device (its node on this home's air) behind the NCP; it joins when the host
+        permits joining, or when `join` is called."""
+        device = node.device
+        device.port = node
+        self.net.attach(node, security=device.zigbee.security)
+        self.ncp.remember(node.ieee, device.nwk)
+        d = HomeDevice(spec, device, node)
+        self.devices.append(d)
+        return d
 
     def device(self, name: str) -> HomeDevice:
-        return next(d for d in self.devices if d.spec.name == name)
+        return next(d for d in self.devices if d.device.name == name)
 
     def _permit(self, duration: int) -> None:
         for handle in self._joining:
@@ -112,13 +124,15 @@ class NcpHome:
         waiting = [d for d in self.devices if not d.joined]
         for i, d in enumerate(waiting):
             delay = JOIN_SPACING_S * (i + 1)
-            self._joining.append(self._loop.call_later(delay, self._join, d))
+            self._joining.append(self._loop.call_later(delay, self.join, d))
 
-    def _join(self, d: HomeDevice) -> None:
+    def join(self, d: HomeDevice) -> None:
+        """The device joins now, if the network is open: the host hears
+        `trustCenterJoinHandler`, then the device powers on and announces itself."""
         if d.joined or not self.ncp.permitting:
             return
         d.joined = True
-        LOGGER.info("%s joins as 0x%04X", d.spec.name, d.device.nwk)
+        LOGGER.info("%s joins as 0x%04X", d.device.name, d.device.nwk)
         self.ncp.join(d.device.nwk, zt.EUI64(d.node.ieee))
         d.node.announce()
         if not d.device.powered:
