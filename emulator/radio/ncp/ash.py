@@ -360,6 +360,8 @@ class AshCounters:
     naks_sent: int = 0
     naks_received: int = 0
     ack_timeouts: int = 0
+    errors_sent: int = 0
+    """ERROR frames sent: the NCP gave up on a silent host and went FAILED."""
     resets: int = 0
     ignored: int = 0
     """Frames that have no meaning in the state they arrived in (e.g. DATA before RST)."""
@@ -614,6 +616,7 @@ class AshNcp(asyncio.Protocol):
         self.counters.ack_timeouts += 1
         if self._ack_timeouts and self._timeouts >= self._ack_timeouts:
             _LOGGER.debug("%d ACK timeouts in a row: FAILED", self._timeouts)
+            self.counters.errors_sent += 1
             self._write(Error(ASH_VERSION, ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT))
             self._clear_link_state()
             self.state = NcpState.FAILED

@@ -472,6 +472,7 @@ def test_error_after_ack_timeouts_in_a_row_then_only_rst_is_answered():
         assert frames[-1] == Error(2, 0x51)
         assert t.wire.data.endswith(encode_frame(Error(2, 0x51)))
         assert t.ncp.state is NcpState.FAILED
+        assert t.ncp.counters.errors_sent == 1
         t.host(Data(0, 0, False, EZSP[1]))
         t.ncp.send(EZSP[2])
         await asyncio.sleep(10)
