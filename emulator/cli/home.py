@@ -52,6 +52,18 @@ def _table(report: HomeReport) -> Table:
         style = None if d.as_expected else "red"
         cells = (d.name, d.profile, d.route, version, outcome, d.reason or "", time)
         table.add_row(*map(Text, cells), style=style)
+    for r in report.real_devices or ():  # seen on a dongle's network: no outcome is judged
+        ends = r["upgrade_end"]
+        cells = (
+            r["name"],
+            "(real)",
+            "dongle",
+            (r["file_version"] or "?").removeprefix("0x"),
+            f"upgrade end {ends[-1]['status']}" if ends else "no download",
+            f"{r['queries']} queries, {r['blocks_served']} blocks ({r['bytes_served']} B) served",
+            "",
+        )
+        table.add_row(*map(Text, cells))
     table.caption = f"{report.virtual_seconds:.0f} s of network time, {report.frames} frames"
     return table
 
