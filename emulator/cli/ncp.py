@@ -5,7 +5,8 @@
 host stack (bellows/ZHA with `socket://`, zigbee-herdsman's ember driver with `tcp://`) talks
 to them as to a network-attached dongle; the host is the Comms Hub (the home's campaigns are not
 run). This module owns turning options into that server and printing the addresses; it never
-holds protocol logic.
+holds protocol logic. With `--zep HOST:PORT` every frame on the devices' air streams live as
+ZEP v2 (`radio.zep.ZepSink`), stamped with the home's time.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import click
 
-from emulator.cli.params import Int
+from emulator.cli.params import Int, ZepAddress
 from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, load_home, scenario_for
 from emulator.interrupt import Interruption
 from emulator.radio.ncp.ezsp import DEFAULT_VERSION, SUPPORTED_VERSIONS
+from emulator.radio.zep import ZepSink
 
 
 @click.group()
@@ -47,8 +49,20 @@ def ncp() -> None:
     help="EZSP protocol version the NCP reports.",
 )
 @click.option("--seed", type=Int(0), default=None, help="Seed (default: the home file's).")
+@click.option(
+    "--zep",
+    type=ZepAddress(),
+    default=None,
+    help="Stream every frame on the devices' air live as ZEP v2 over UDP to HOST:PORT "
+    "(Wireshark decodes port 17754), e.g. 127.0.0.1:17754.",
+)
 def serve(
-    home_file: Path | None, port: int, host: str, ezsp_version: str, seed: int | None
+    home_file: Path | None,
+    port: int,
+    host: str,
+    ezsp_version: str,
+    seed: int | None,
+    zep: tuple[str, int] | None,
 ) -> None:
     """Serve HOME_FILE's devices (default: profiles/homes/default.toml) behind an emulated NCP
     until SIGINT or SIGTERM (exit 130 or 143).
@@ -58,13 +72,21 @@ def serve(
     started); the devices join, one after another, when the host permits joining."""
     config = load_home(home_file or DEFAULT_HOME)
     scenario = scenario_for(config, seed=seed)
+    sink = None if zep is None else ZepSink(*zep)
     with Interruption() as interruption:
-        asyncio.run(_serve(scenario, host, port, int(ezsp_version), interruption))
+        try:
+            asyncio.run(_serve(scenario, host, port, int(ezsp_version), interruption, sink))
+        finally:
+            if sink is not None:
+                sink.close()
+                click.echo(sink.summary(), err=True)
     if interruption.signum is not None:
         raise Interrupted(interruption.signum)
 
 
-async def _serve(scenario, host: str, port: int, version: int, interruption: Interruption):
+async def _serve(
+    scenario, host: str, port: int, version: int, interruption: Interruption, sink: ZepSink | None
+):
     from emulator.radio.ncp.server import NcpHome, NcpServer
 
     loop = asyncio.get_running_loop()
@@ -74,6 +96,8 @@ async def _serve(scenario, host: str, port: int, version: int, interruption: Int
         loop.call_soon_threadsafe(stopped.set)
 
     home = NcpHome(scenario.devices, version=version, seed=scenario.seed)
+    if sink is not None:  # stamped with the home's time, as a scenario stamps its captures
+        home.net.captures.append(lambda packet, _loop_time: sink(packet, home.clock.now))
     server = NcpServer(home, host=host, port=port)
     bound = await server.start()
     interruption.attach(stop)
