@@ -23,10 +23,13 @@ zigpy-bellows.md §5.3):
   zigbeed-style start-up reset.
 - Until the host's first RST the NCP is not connected: DATA, ACK and NAK are counted and
   ignored, with no ERROR (both hosts reset first; an ERROR is fatal to them once connected).
-- ERROR(2, 0x51 ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT) is sent only when ACK_TIMEOUTS (4)
-  ACK timers expire in a row with no valid frame from the host in between (a host that still
-  ACKs or NAKs is alive, however noisy the line); the NCP is then FAILED and answers nothing
-  but RST.
+- ERROR(2, 0x51 ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT) is sent only when more than
+  ACK_TIMEOUTS (4) ACK timers expire in a row with no valid frame from the host in between:
+  UG101 calls ACK_TIMEOUTS the consecutive timeouts allowed, and EmberZNet's NCP fails on the
+  next one (ash-ncp.c: `++ashTimeouts > maxTimeouts`), so the 5th in a row. EmberZNet counts
+  afresh only when an acknowledgement advances; here any valid frame from the host does (a host
+  that still ACKs or NAKs is alive, however noisy the line). The NCP is then FAILED and answers
+  nothing but RST.
 - Timers are UG101's: t_rx_ack starts at 1.6 s, stays within 0.4–3.2 s, becomes
   7/8·t + 1/2·rtt on an acknowledgement (rtt of a frame never retransmitted) and doubles on
   expiry; an ACK not carried by a DATA frame goes out T_TX_ACK_DELAY (20 ms) after the frame it
@@ -41,7 +44,7 @@ zigpy-bellows.md §5.3):
   frames are callbacks UG101 says to hold.
 - `window`, `ack_delay` and `ack_timeouts` are keyword options for tests and fault runs; the
   defaults are UG101's. On a noisy line the limits bite on long frames: at 1 % of bytes damaged
-  a 90-byte frame fails about 60 % of tries, so 4 silent timeouts in a row (here) or bellows' 5
+  a 90-byte frame fails about 60 % of tries, so 5 silent timeouts in a row (here) or bellows' 5
   failed tries of one frame (its own limit, which ends its session) become likely over a run.
 
 This module never interprets EZSP, never reads wall time (only the loop's clock) and never
@@ -82,8 +85,8 @@ T_TX_ACK_DELAY = 0.020
 T_REMOTE_NOTRDY = 1.0
 TX_K = 5
 ACK_TIMEOUTS = 4
-"""Consecutive ACK timeouts (nothing valid heard from the host in between) before ERROR; UG101:
-0 means never."""
+"""Consecutive ACK timeouts allowed (nothing valid heard from the host in between); one more
+sends ERROR. UG101: 0 means never."""
 
 MIN_DATA_LEN = 3
 """The shortest EZSP frame (legacy: sequence, frame control, frame id)."""
@@ -614,7 +617,7 @@ class AshNcp(asyncio.Protocol):
             return
         self._timeouts += 1
         self.counters.ack_timeouts += 1
-        if self._ack_timeouts and self._timeouts >= self._ack_timeouts:
+        if self._ack_timeouts and self._timeouts > self._ack_timeouts:
             _LOGGER.debug("%d ACK timeouts in a row: FAILED", self._timeouts)
             self.counters.errors_sent += 1
             self._write(Error(ASH_VERSION, ERROR_EXCEEDED_MAXIMUM_ACK_TIMEOUT_COUNT))
