@@ -14,34 +14,23 @@ import asyncio
 import random
 
 import pytest
-import zigpy.config
 from bellows.zigbee.application import ControllerApplication
 from zigpy.ota import OtaImageWithMetadata
 from zigpy.ota.providers import BaseOtaImageMetadata
 from zigpy.zcl import foundation
 
-from emulator.device.hub import HUB_DESCRIPTOR
 from emulator.ota.image import build_image
 from emulator.profiles import load_profile
-from emulator.radio import timeloop
+from emulator.radio import ezsp_air, timeloop
 from emulator.radio.ncp.server import NcpHome, NcpServer
 from emulator.radio.zigpy_air import RawFirmware
 from emulator.scenario import profile_device
 
 
 def bellows_config(port: int) -> dict:
-    """bellows as ZHA would run it, with the Comms Hub's SE endpoint (its OTA server) added."""
-    return {
-        zigpy.config.CONF_DEVICE: {zigpy.config.CONF_DEVICE_PATH: f"socket://127.0.0.1:{port}"},
-        zigpy.config.CONF_DATABASE: None,
-        zigpy.config.CONF_NWK: {zigpy.config.CONF_NWK_CHANNEL: 15},
-        zigpy.config.CONF_OTA: {"enabled": True, "providers": [], "broadcast_enabled": False},
-        zigpy.config.CONF_TOPO_SCAN_ENABLED: False,
-        zigpy.config.CONF_NWK_BACKUP_ENABLED: False,
-        zigpy.config.CONF_WATCHDOG_ENABLED: False,
-        zigpy.config.CONF_ADDITIONAL_ENDPOINTS: [HUB_DESCRIPTOR],
-        "use_thread": False,
-    }
+    """bellows as ZHA would run it, with the Comms Hub's SE endpoint (its OTA server): the
+    configuration the `ncp` and `ezsp:` radios use."""
+    return ezsp_air.bellows_config(f"socket://127.0.0.1:{port}")
 
 
 def zigpy_image(data: bytes) -> OtaImageWithMetadata:
