@@ -32,9 +32,16 @@ class Int(click.ParamType):
             if self.high is None:
                 self.fail(f"{value} is below the minimum {self.low}", param, ctx)
             if self.low is None:
-                self.fail(f"{value} is above the maximum {self.high:#x}", param, ctx)
-            self.fail(f"{value} is not in the range [{self.low:#x}, {self.high:#x}]", param, ctx)
+                self.fail(f"{value} is above the maximum {_both(self.high)}", param, ctx)
+            self.fail(
+                f"{value} is not in the range [{_both(self.low)}, {_both(self.high)}]", param, ctx
+            )
         return number
+
+
+def _both(bound: int) -> str:
+    """A bound as a user may have meant it: decimal, and hex beside it when that differs."""
+    return str(bound) if bound < 10 else f"{bound} ({bound:#x})"
 
 
 class ZepAddress(click.ParamType):

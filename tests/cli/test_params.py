@@ -16,9 +16,9 @@ def test_accepts_decimal_and_prefixed(text, value):
 @pytest.mark.parametrize(
     ("kind", "text", "message"),
     [
-        (Int(1, 0xFF), "0x100", "0x100 is not in the range [0x1, 0xff]"),
+        (Int(1, 0xFF), "0x100", "0x100 is not in the range [1, 255 (0xff)]"),
         (Int(0), "-3", "-3 is below the minimum 0"),
-        (Int(None, 10), "11", "11 is above the maximum 0xa"),
+        (Int(None, 10), "11", "11 is above the maximum 10 (0xa)"),
         (Int(), "ten", "'ten' is not an integer (decimal or 0x-prefixed hex)"),
     ],
 )
