@@ -13,7 +13,7 @@ stream. This module owns, for the NCP end of one TCP connection:
   frames exactly once, ACK/NAK, a window of unacknowledged DATA frames towards the host with the
   adaptive ACK timer, retransmission, and the ERROR frame when the host stops acknowledging.
 
-Choices, where UG101 leaves room or the hosts impose rules (../shared/spec/herdsman-ember.md §0–2,
+Choices, where UG101 leaves room or the hosts impose rules (shared/spec/herdsman-ember.md §0–2,
 zigpy-bellows.md §5.3):
 
 - Every RST (alone or after CANCEL bytes) is answered by exactly one RSTACK(version 2, reset
