@@ -261,8 +261,8 @@ class ScenarioRun:
             self._make_devices(air, rng)
             self._plan_campaigns()
             # Real devices come and go unseen by the scenario: such an air runs its duration.
-            open_ended = getattr(air, "runs_to_duration", False)
-            while (self._unsettled or open_ended) and clock.now < s.duration and not pacer.stopped:
+            busy = air.runs_to_duration
+            while (self._unsettled or busy) and clock.now < s.duration and not pacer.stopped:
                 await pacer.until_woken(s.duration)  # a wake may come early: check again
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)
@@ -270,7 +270,7 @@ class ScenarioRun:
             if self.hold_until is not None:
                 await pacer.sleep(max(0.0, self.hold_until - clock.now))
             reports = [self._report(spec, device) for spec, device in self.devices]
-            real = air.real_devices() if hasattr(air, "real_devices") else None
+            real = air.real_devices()
             frames = air.frames
         finally:
             for _spec, device in self.devices:

@@ -84,6 +84,12 @@ class Air(Protocol):
     name: str
     frames: int
     """Frames that reached the air so far."""
+    runs_to_duration: bool
+    """Devices the scenario does not know may come and go (a dongle's real devices), so the run
+    lasts its whole duration instead of ending when every emulated device has settled."""
+
+    def real_devices(self) -> list[dict[str, Any]] | None:
+        """What the hub saw of each real device, for the report; None on an air with none."""
 
     async def start(self, hub: CommsHub) -> None:
         """Bring the network up with the hub on it."""

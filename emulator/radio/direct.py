@@ -120,6 +120,7 @@ class DirectAir:
     """Devices and one hub on seeded links."""
 
     name = "direct"
+    runs_to_duration = False
 
     def __init__(self, *, clock: Clock, rng: random.Random, faults: LinkPolicy) -> None:
         self.clock = clock
@@ -132,6 +133,9 @@ class DirectAir:
 
     async def start(self, hub: CommsHub) -> None:
         self.hub = hub
+
+    def real_devices(self) -> None:
+        return None
 
     def hub_send(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
         port = self._ports.get(nwk)

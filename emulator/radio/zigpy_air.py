@@ -58,6 +58,7 @@ class ZigpyAir:
     """A zigpy network with the hub as coordinator and emulated devices as nodes."""
 
     name = "zigpy"
+    runs_to_duration = False
 
     def __init__(
         self,
@@ -192,6 +193,10 @@ class ZigpyAir:
             firmware=firmware,
         )
         return await device.update_firmware(image)
+
+    def real_devices(self) -> list[dict[str, Any]] | None:
+        """None: every device on this air is emulated (`EzspAir` adds a dongle's)."""
+        return None
 
     async def stop(self) -> None:
         for task in list(self._tasks):
