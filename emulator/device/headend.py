@@ -10,9 +10,12 @@ on any air. For each device it follows one `DeviceCampaign`:
   explicit `activate_at`), it sends the plan's CS06 commands, built with the device's own
   activation config and keys, after the DCC's latency, or has the hub instruct a CH-managed
   device;
-* it decodes every response and alert, matches responses to commands by originator counter, and
-  sends a command that got no response again, up to `MAX_ATTEMPTS` times, then names why it
-  gave up.
+* it decodes every response and alert and believes it only when it is the device's: its
+  originator is the device, a signature it carries verifies with the device's signing key, a
+  MAC with the key the ACB shares with the device, and it carries one or the other (anything
+  else is kept in `unauthenticated` with the reason, and acted on not at all);
+* it matches responses to commands by originator counter, and sends a command that got no
+  response again, up to `MAX_ATTEMPTS` times, then names why it gave up.
 
 It owns when the head-end acts; it never decides whether a device accepts (the device's
 `ActivationHandler` does) and never reads wall time.
@@ -31,7 +34,7 @@ from emulator.device.gbdevice import manufacturer_image
 from emulator.device.hub import CommsHub
 from emulator.device.tunnel import HUB_INSTRUCTION_ACTIVATE, HUB_INSTRUCTION_TUNNEL_ID
 from emulator.errors import GbcsFormatError
-from emulator.gbcs.frame import decode_frame
+from emulator.gbcs.frame import Frame, decode_frame
 from emulator.gbcs.headend import HeadEnd
 from emulator.gbcs.messages import (
     ALERT_FIRMWARE_VERIFICATION_SUCCESSFUL,
@@ -43,6 +46,7 @@ from emulator.gbcs.messages import (
     ReceiptAlert,
     decode_payload,
 )
+from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
 from emulator.profiles import Route
 from emulator.testpki import DEFAULT_SEED, derive_key
 
@@ -85,6 +89,8 @@ class DeviceCampaign:
     cs09_result: int | None = None
     future_dated_code: int | None = None
     undecodable: list[str] = field(default_factory=list)
+    unauthenticated: list[str] = field(default_factory=list)
+    """Messages in the device's name the head-end did not believe, and why."""
     awaiting: dict[int, Timer] = field(default_factory=dict)
     """Response timers of the commands sent and not answered yet, by id of their record."""
 
@@ -227,6 +233,11 @@ class HeadEndRunner:
         except GbcsFormatError as exc:
             campaign.undecodable.append(str(exc))
             return
+        doubt = self._doubt(campaign, frame)
+        if doubt is not None:
+            campaign.unauthenticated.append(f"0x{frame.header.message_code:04X}: {doubt}")
+            campaign.device.on_change()
+            return
         if isinstance(body, ActivateFirmwareResponse):
             code = None if body.outcome is None else body.outcome.code
             for record in campaign.commands:
@@ -262,6 +273,28 @@ class HeadEndRunner:
             else:
                 campaign.future_dated_code = body.outcome.code
         campaign.device.on_change()
+
+    def _doubt(self, campaign: DeviceCampaign, frame: Frame) -> str | None:
+        """Why a message in the device's name is not the device's, or None when it is."""
+        gb = campaign.device.gb
+        if gb is None:
+            return "the device holds no GBCS keys"
+        config = gb.handler.config
+        header = frame.header
+        if header.originator != config.device_id:
+            return f"originator {header.originator.hex().upper()} is not the device"
+        if frame.signature is None and frame.mac is None:
+            return "neither signed nor MAC'd"
+        if frame.signature is not None and (
+            config.signing_key is None
+            or not verify_signature(frame, config.signing_key.public_key())
+        ):
+            return "the device's signature does not verify"
+        if frame.mac is not None:
+            key = derive_mac_key(self.headend.acb_ka_key, config.ka_key.public_key(), header)
+            if not verify_mac(frame, key):
+                return "the MAC does not verify"
+        return None
 
 
 def _describe(message: bytes, *, replay: bool) -> dict[str, Any]:

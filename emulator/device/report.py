@@ -232,6 +232,7 @@ def device_report(
             "receipt_hash": _hex(campaign.receipt_hash),
             "running_version": device.gb.handler.state.running_version.hex().upper(),
             "commands": campaign.commands,
+            "unauthenticated": campaign.unauthenticated,
         }
     return DeviceReport(
         name=device.name,

@@ -7,6 +7,7 @@ that got no response, and an explicit activation time."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 from wire import Frame, Wire, device_of
@@ -33,9 +34,11 @@ from emulator.device.tunnel import (
 )
 from emulator.gbcs.frame import decode_frame
 from emulator.gbcs.messages import ActivateFirmwareCommand
+from emulator.gbcs.security import sign_frame
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import parse_header
 from emulator.profiles import OTA_CLUSTER, Route, load_profile
+from emulator.testpki import derive_key
 
 IMAGE_SIZE = 1000
 
@@ -293,3 +296,49 @@ def test_activate_at_sends_at_that_time_whatever_the_alert(alert_at):
     assert frame.t == 500.0
     assert cs06(frame).image_hash == run.campaign.image_hash
     assert len(run.campaign.commands) == 1
+
+
+# -- what the head-end believes ------------------------------------------------------------------
+
+
+def forged_receipt(run: Run, *, key=None, unsigned: bool = False) -> bytes:
+    """An 8F72 in the device's name for the distributed image, re-signed with `key` (or with no
+    signature at all): what a rogue node on the HAN could send to start the activation."""
+    handler = run.device.gb.handler
+    version = parse_header(run.image).file_version.to_bytes(4, "big")
+    # The alert's form comes from the device's own handler (the forger knows the protocol);
+    # only the signature is the forger's.
+    outcome = handler.image_stored(
+        manufacturer_image(run.image), version, verified=True, now=at_time(10.0)
+    )
+    frame = replace(decode_frame(outcome.alerts[0]), signature=None)
+    if not unsigned:
+        frame = sign_frame(frame, key)
+    return frame.encode()
+
+
+@pytest.mark.parametrize("unsigned", [False, True], ids=["rogue-signature", "unsigned"])
+def test_a_receipt_alert_not_signed_by_the_device_starts_nothing(unsigned):
+    """A spoofed 8F72 (signed by another key, or not at all) is not the device's: the head-end
+    records why and sends no CS06 for it."""
+    run = Run()
+    run.distribute(at=0.0)
+    forged = forged_receipt(run, key=derive_key("rogue"), unsigned=unsigned)
+    run.clock.call_at(
+        10.0,
+        lambda: run.wire.hub.tunnel_received(run.device.nwk, run.device.tunnel.frame(forged)),
+    )
+    run.clock.run_until(10.0 + DCC_LATENCY_S + 600.0)
+    assert run.commands_sent() == []
+    assert run.campaign.alerts == [] and run.campaign.receipt_hash is None
+    reason = "neither signed nor MAC'd" if unsigned else "the device's signature does not verify"
+    assert run.campaign.unauthenticated == [f"0x00CF: {reason}"]
+
+
+def test_the_devices_own_receipt_alert_is_believed():
+    run = Run()
+    run.distribute(at=0.0)
+    run.receipt_alert(at=10.0)
+    run.clock.run_until(10.0 + DCC_LATENCY_S + 1.0)
+    assert run.campaign.unauthenticated == []
+    assert len(run.commands_sent()) == 1
