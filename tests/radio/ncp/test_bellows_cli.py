@@ -4,7 +4,9 @@ The server is a subprocess in real time; bellows forms the network, comes back (
 resumes and its endpoints are registered, as after a restart), opens the network, has both
 devices of the home file interviewed and upgrades the IHD with zigpy's `update_firmware`, then
 reads the new version back from the device. SIGTERM ends the server with exit status 143.
-(The in-process tests in test_bellows.py check the installed image byte for byte.)
+(The in-process tests in test_bellows.py check the installed image byte for byte.) The server
+streams its devices' air with `--zep` to a socket this test reads, and tshark dissects that
+stream with nothing malformed, OTA Upgrade commands among it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from zigpy.zcl import foundation
 
 from emulator.ota.image import build_image
 from emulator.profiles import load_profile
+from tests.home.test_pcap_tshark import _tshark
+from tests.home.test_zep import _drain, _fields, _receiver, _write_ipv4_pcap
 from tests.radio.ncp.test_bellows import bellows_config, interviewed, zigpy_image
 
 HOME = """
@@ -59,9 +63,13 @@ def _address(server: subprocess.Popen, limit: float = 30.0) -> tuple[str, list[s
 
 
 def test_ncp_serve_with_stock_bellows(tmp_path):
+    tshark = _tshark()
     home = tmp_path / "home.toml"
     home.write_text(HOME)
+    rx = _receiver()
+    zep_port = rx.getsockname()[1]
     command = ["ncp", "serve", str(home), "--port", "0", "--ezsp-version", "14"]
+    command += ["--zep", f"127.0.0.1:{zep_port}"]
     server = subprocess.Popen(
         [sys.executable, "-m", "emulator.cli", *command],
         stdout=subprocess.PIPE,
@@ -103,9 +111,21 @@ def test_ncp_serve_with_stock_bellows(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         _out, err = server.communicate(timeout=30)
+        datagrams: list[tuple[bytes, int]] = []
+        _drain(rx, datagrams)
+        rx.close()
     assert version == 14
     assert models == ["IHD ihd", "PPMID ppmid-opt1"]
     assert status == foundation.Status.SUCCESS
     assert running == z.firmware_version + 1
     assert server.returncode == 143, err
     assert err.strip().splitlines()[-1] == "terminated"
+    # The live stream: every datagram ZEP v2 data, tshark finds nothing malformed in it, and the
+    # OTA upgrade bellows ran is in it.
+    assert datagrams and all(d.startswith(b"EX\x02\x01") for d, _ in datagrams)
+    zep_pcap = tmp_path / "zep.pcap"
+    _write_ipv4_pcap(zep_pcap, datagrams, zep_port)
+    bad = "_ws.malformed || _ws.expert.severity == error || !(wpan.fcs_ok == 1)"
+    assert _fields(tshark, zep_pcap, bad, "frame.number", port=zep_port) == []
+    blocks = "zbee_zcl_general.ota.cmd.srv_tx.id == 0x05"  # Image Block Response
+    assert _fields(tshark, zep_pcap, blocks, "frame.number", port=zep_port)
