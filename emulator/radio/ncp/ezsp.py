@@ -402,8 +402,9 @@ class EzspNcp:
                     params = self.commands.build(
                         name, handler(self, request | {"_params": frame.params})
                     )
-                except Exception:  # a defect here must not take the host's link down
-                    LOGGER.exception("EZSP %s failed", name)
+                except Exception as exc:  # a defect here must not take the host's link down
+                    self.counters.invalid += 1
+                    LOGGER.error("EZSP %s failed: %s: %s", name, type(exc).__name__, exc)
                     self._respond(frame, INVALID_COMMAND, self._invalid_command())
                 else:
                     self._respond(frame, frame.frame_id, params)
