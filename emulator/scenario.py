@@ -174,10 +174,7 @@ def run(
     by the caller) see every frame on the air, as the pcap does."""
     engine = ScenarioRun(scenario, pcap, progress, captures=captures)
     engine.interruption = interruption
-    realtime = realtime or wall_clock(scenario.radio)
-    if realtime or scenario.radio != "direct":
-        return timeloop.run(engine.play(LoopPacer), realtime=realtime)
-    return run_stepped(engine.play(StepPacer))  # no event loop: the fast path
+    return engine.run(realtime=realtime)
 
 
 class ScenarioRun:
@@ -190,11 +187,15 @@ class ScenarioRun:
         progress: Progress | None,
         *,
         captures: Sequence[Capture] = (),
+        server: OtaServer | None = None,
     ) -> None:
         self.scenario = scenario
         self.pcap = pcap
         self.captures = tuple(captures)
         """Called with every frame on the air and its time, after the pcap."""
+        self.server = server
+        """The hub's OTA server, when the caller brings its own (a test's), instead of one
+        built from the scenario's server policy."""
         self.progress = progress
         self.devices: list[tuple[DeviceSpec, EmulatedDevice]] = []
         self.on_device: list[Callable[[EmulatedDevice], None]] = []
@@ -207,6 +208,15 @@ class ScenarioRun:
         self._unsettled: set[int] = set()
         """Devices not settled at their last change (checked one device at a time, so the
         cost of a change does not grow with the number of devices)."""
+
+    def run(self, *, realtime: bool = False) -> ScenarioReport:
+        """Play to the end: on the direct air in virtual time with no event loop (the fast
+        path), otherwise on hanemu's asyncio loop, in virtual time unless `realtime` (or an air
+        that can only run on the wall clock)."""
+        realtime = realtime or wall_clock(self.scenario.radio)
+        if realtime or self.scenario.radio != "direct":
+            return timeloop.run(self.play(LoopPacer), realtime=realtime)
+        return run_stepped(self.play(StepPacer))
 
     async def play(self, pacing: Callable[[], Pacer]) -> ScenarioReport:
         """Run to the end; `pacing` makes the pacer (made here, inside the loop it may need).
@@ -237,7 +247,8 @@ class ScenarioRun:
         s = self.scenario
         clock = self.clock
         rng = random.Random(s.seed)
-        server = OtaServer(ImageStore(), s.server, tsn=rng.randrange(256))
+        tsn = rng.randrange(256)  # drawn either way: the rest of the run replays the same
+        server = self.server or OtaServer(ImageStore(), s.server, tsn=tsn)
         if self.captures and s.radio == "direct":
             raise ScenarioError(
                 "a live capture (ZEP) needs the zigpy radio (the direct air has no Zigbee frames)"

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from emulator.clock import LoopPacer, StepPacer, run_stepped
 from emulator.device.campaign import ActivationPlan, seconds_at
 from emulator.device.emulated import EmulatedDevice, PowerCut
 from emulator.device.flash import MemoryFlash
@@ -26,7 +25,6 @@ from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ClientPolicy, ServerPolicy
 from emulator.profiles import DeviceProfile
-from emulator.radio import timeloop
 from emulator.scenario import (
     DEFAULT_DURATION_S,
     FUTURE_MARGIN_S,
@@ -107,10 +105,7 @@ class Simulation:
         self.engine = ScenarioRun(self.scenario, None, None)
         self.engine.on_device = self.on_device
         self.engine.hold_until = self.hold_until
-        if self.realtime:
-            report = timeloop.run(self.engine.play(LoopPacer), realtime=True)
-        else:
-            report = run_stepped(self.engine.play(StepPacer))
+        report = self.engine.run(realtime=self.realtime)
         (self.device_report,) = report.devices
         (_spec, self.device) = self.engine.devices[0]
         return result(self.device_report, report.virtual_seconds)

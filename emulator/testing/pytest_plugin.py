@@ -291,24 +291,12 @@ class HomeRun:
 
 
 def _play(scenario: Scenario, server: OtaServer | None) -> tuple[ScenarioReport, ScenarioRun]:
-    """Play a scenario with the one engine in virtual time (as `emulator.scenario.run` does),
-    keeping the engine to inspect; `server` replaces the hub's before any device joins."""
-    from emulator.clock import LoopPacer, StepPacer, run_stepped
-    from emulator.radio import timeloop
+    """Play a scenario with the one engine in virtual time, keeping the engine to inspect;
+    `server`, when given, is the hub's OTA server."""
     from emulator.scenario import ScenarioRun
 
-    engine = ScenarioRun(scenario, None, None)
-    if server is not None:
-
-        def use_server(_device: Any) -> None:
-            engine.hub.server = server  # the hub exists once devices are built, none powered
-
-        engine.on_device.append(use_server)
-    if scenario.radio == "direct":
-        report = run_stepped(engine.play(StepPacer))
-    else:
-        report = timeloop.run(engine.play(LoopPacer), realtime=False)
-    return report, engine
+    engine = ScenarioRun(scenario, None, None, server=server)
+    return engine.run(), engine
 
 
 def _profile(profile: str | DeviceProfile) -> DeviceProfile:
