@@ -142,6 +142,18 @@ def image(version: int = 2, size: int = 400) -> bytes:
     return build_image(payload, manufacturer_id=MFG, image_type=TYPE, file_version=version)
 
 
+def newer_image(zigbee, *, size: int, seed: int, header_string: str = "") -> bytes:
+    """An OTA file one version above a device's (`zigbee`: its profile's `ZigbeeIdentity`), with
+    `size` seeded random payload bytes: what an upgrade test serves it."""
+    return build_image(
+        random.Random(seed).randbytes(size),
+        manufacturer_id=zigbee.manufacturer_id,
+        image_type=zigbee.image_type,
+        file_version=zigbee.firmware_version + 1,
+        header_string=header_string,
+    )
+
+
 def plain_device(
     clock: Clock,
     *,

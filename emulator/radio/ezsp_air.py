@@ -163,7 +163,6 @@ class RealDevice:
 class EzspAir(ZigpyAir):
     """The hybrid home: emulated devices in process, real ones on a dongle, one hub."""
 
-    wall_clock = True
     runs_to_duration = True
 
     def __init__(self, path: str, **kwargs: Any) -> None:

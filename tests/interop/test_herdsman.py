@@ -16,15 +16,14 @@ import asyncio
 import json
 import os
 import pathlib
-import random
 import shutil
 import socket
 import subprocess
 import sys
 
 import pytest
+from wire import newer_image
 
-from emulator.ota.image import build_image
 from emulator.profiles import Route, load_profile
 from emulator.radio.ncp.server import NcpHome, NcpServer
 from emulator.scenario import DeviceSpec
@@ -100,13 +99,7 @@ def test_herdsman_interviews_the_device_and_upgrades_it_with_its_own_ota(
     herdsman, tmp_path, version
 ):
     z = PROFILE.zigbee
-    newer = build_image(
-        random.Random(11).randbytes(3000),
-        manufacturer_id=z.manufacturer_id,
-        image_type=z.image_type,
-        file_version=z.firmware_version + 1,
-        header_string="hanemu herdsman test",
-    )
+    newer = newer_image(z, size=3000, seed=11, header_string="hanemu herdsman test")
     image = tmp_path / "ihd.ota"
     image.write_bytes(newer)
 

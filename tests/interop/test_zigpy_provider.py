@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-import random
 from typing import Any
 
 import zigpy.config
+from wire import newer_image
 from zigpy.zcl import OtaImageAvailableEvent, foundation
 
 from emulator.device.hub import HUB_DESCRIPTOR
@@ -46,13 +46,7 @@ async def _start(folder: pathlib.Path) -> tuple[virtual.VirtualControllerApplica
 
 def test_local_folder_provider_matches_the_query_and_update_firmware_installs_it(tmp_path):
     z = PROFILE.zigbee
-    newer = build_image(
-        random.Random(3).randbytes(4000),
-        manufacturer_id=z.manufacturer_id,
-        image_type=z.image_type,
-        file_version=z.firmware_version + 1,
-        header_string="hanemu provider test",
-    )
+    newer = newer_image(z, size=4000, seed=3, header_string="hanemu provider test")
     other = build_image(b"not for it", manufacturer_id=0x4242, image_type=1, file_version=9)
     (tmp_path / "ihd.ota").write_bytes(newer)
     (tmp_path / "other.ota").write_bytes(other)

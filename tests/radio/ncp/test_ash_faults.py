@@ -83,9 +83,9 @@ import zigpy.config
 from bellows.config import CONF_EZSP_POLICIES
 from bellows.ezsp import EZSP
 from bellows.zigbee.application import ControllerApplication
+from wire import newer_image
 from zigpy.zcl import foundation
 
-from emulator.ota.image import build_image
 from emulator.profiles import load_profile
 from emulator.radio import timeloop
 from emulator.radio.ncp.ash import AshCounters, AshNcp
@@ -215,13 +215,7 @@ def upgrade_through_noise(seed: int, *, rate: float = RATE, version: int = VERSI
         host = Host(deterministic_config(proxy_port, version))
         ihd = home.device("ihd")
         z = ihd.spec.zigbee
-        data = build_image(
-            random.Random(3).randbytes(3000),
-            manufacturer_id=z.manufacturer_id,
-            image_type=z.image_type,
-            file_version=z.firmware_version + 1,
-            header_string="hanemu over EZSP",
-        )
+        data = newer_image(z, size=3000, seed=3, header_string="hanemu over EZSP")
         status = None
         ota_seconds = 0.0
         try:

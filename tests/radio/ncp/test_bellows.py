@@ -11,15 +11,14 @@ in virtual time (`radio.timeloop`): the sockets are real, zigpy's sleeps and tim
 from __future__ import annotations
 
 import asyncio
-import random
 
 import pytest
 from bellows.zigbee.application import ControllerApplication
+from wire import newer_image
 from zigpy.ota import OtaImageWithMetadata
 from zigpy.ota.providers import BaseOtaImageMetadata
 from zigpy.zcl import foundation
 
-from emulator.ota.image import build_image
 from emulator.profiles import load_profile
 from emulator.radio import ezsp_air, timeloop
 from emulator.radio.ncp.server import NcpHome, NcpServer
@@ -77,13 +76,7 @@ def test_stock_bellows_forms_interviews_and_upgrades(version):
             devices = await interviewed(app, [d.node.ieee for d in home.devices])
             ihd = home.device("ihd")
             z = ihd.spec.zigbee
-            data = build_image(
-                random.Random(3).randbytes(3000),
-                manufacturer_id=z.manufacturer_id,
-                image_type=z.image_type,
-                file_version=z.firmware_version + 1,
-                header_string="hanemu over EZSP",
-            )
+            data = newer_image(z, size=3000, seed=3, header_string="hanemu over EZSP")
             status = await app.devices[ihd.node.ieee].update_firmware(zigpy_image(data))
             await app.shutdown()
         finally:

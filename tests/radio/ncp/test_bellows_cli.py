@@ -12,7 +12,6 @@ stream with nothing malformed, OTA Upgrade commands among it.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import signal
 import subprocess
@@ -20,9 +19,9 @@ import sys
 import time
 
 from bellows.zigbee.application import ControllerApplication
+from wire import newer_image
 from zigpy.zcl import foundation
 
-from emulator.ota.image import build_image
 from emulator.profiles import load_profile
 from tests.home.test_pcap_tshark import _tshark
 from tests.home.test_zep import _drain, _fields, _receiver, _write_ipv4_pcap
@@ -80,12 +79,7 @@ def test_ncp_serve_with_stock_bellows(tmp_path):
         port, lines = _address(server)
         assert any(f"tcp://127.0.0.1:{port}" in line for line in lines)
         z = load_profile("ihd").zigbee
-        data = build_image(
-            random.Random(4).randbytes(2000),
-            manufacturer_id=z.manufacturer_id,
-            image_type=z.image_type,
-            file_version=z.firmware_version + 1,
-        )
+        data = newer_image(z, size=2000, seed=4)
 
         async def main():
             config = bellows_config(int(port))
