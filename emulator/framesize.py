@@ -48,6 +48,7 @@ reads a profile (callers hand it a `Security`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 PHY_MAX_PSDU = 127
@@ -132,6 +133,7 @@ class Layers:
         return self.mac + self.nwk + self.nwk_security + self.aps + self.aps_security
 
 
+@functools.cache  # four possible arguments; every frame on either air asks
 def layers(security: Security) -> Layers:
     """The octets around an APS payload sent with `security`."""
     aps_security = 0
