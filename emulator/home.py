@@ -37,6 +37,7 @@ from emulator.profiles import PROFILES_DIR, Route
 from emulator.scenario import (
     CampaignSpec,
     Capture,
+    Consent,
     Progress,
     Scenario,
     ScenarioReport,
@@ -64,6 +65,10 @@ def scenario_for(
             firmware_version=d.firmware_version,
             expect=None if d.expect is None else OutcomeKind(d.expect),
             power_cuts=cuts,
+            provenance=d.provenance,
+            lead_supplier=d.lead_supplier,
+            consent=Consent(d.consent, d.consent_after_s),
+            expect_findings=d.expect_findings,
         )
         for d in config.devices
     )

@@ -19,7 +19,7 @@ from emulator.config import ConfigReader, Key
 from emulator.device.campaign import MODES, PARTIES
 from emulator.errors import HomeFileError, ProfileError  # noqa: F401  (HomeFileError: re-exported)
 from emulator.files import not_regular
-from emulator.profiles import DeviceProfile, Route, load_profile, profile_names
+from emulator.profiles import DeviceProfile, Provenance, Route, load_profile, profile_names
 from emulator.radio.air import RADIO_FORMS, normal_radio, radio_problem
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +39,10 @@ SERVERS = ("hanemu", "zigpy")
 OUTCOMES = ("activated", "downloaded", "rejected", "no-image", "failed")
 ACTIVATE = MODES
 """How a campaign asks for activation: as `hanemu ota simulate --activate`."""
+LEADS = ("A", "B")
+"""Who may be a device's lead supplier: the two suppliers of the campaign parties."""
+CONSENT_ANSWERS = ("accept", "decline", "none")
+"""What the consumer answers a device that asks for consent ("none": never answers)."""
 SUPPLIERS = tuple(PARTIES)
 """Who signs the image and the CS06 commands (A, B, rogue, or forged: claims A, signs as rogue)."""
 
@@ -62,6 +66,12 @@ class DeviceConfig:
     firmware_version: int
     route: Route
     expect: str | None
+    provenance: Provenance | None = None
+    """Who provided it, when not as its profile says (a consumer-bought IHD)."""
+    lead_supplier: str | None = None
+    consent: str = "accept"
+    consent_after_s: float = 60.0
+    expect_findings: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,10 @@ class HomeConfig:
     devices: tuple[DeviceConfig, ...]
     campaigns: tuple[CampaignConfig, ...] = ()
     faults: Faults = field(default_factory=Faults)
+    option: str | None = None
+    """The options paper's option this home shows (e.g. "IHD 2"), for `hanemu options
+    assess`; None for a home that shows none."""
+    description: str = ""
 
     def targets(self, campaign: CampaignConfig) -> list[DeviceConfig]:
         """Devices a campaign addresses: by device name, by profile name, or `*`."""
@@ -155,6 +169,11 @@ _DEVICE: dict[str, Key] = {
     "firmware_version": config.integer(0, 0xFFFFFFFE, None),  # None: the profile's
     "route": config.choice(Route, None),  # None: the profile's first
     "expect": config.choice(OUTCOMES, None),
+    "provenance": config.choice(Provenance, None),  # None: the profile's
+    "lead_supplier": config.choice(LEADS, None),
+    "consent": config.choice(CONSENT_ANSWERS, "accept"),
+    "consent_after_s": config.number(0, 30 * 86400, 60.0),
+    "expect_findings": config.array(config.text(), noun="finding kinds", default=None),
 }
 _BUILD: dict[str, Key] = {
     "file_version": config.integer(0, 0xFFFFFFFE),
@@ -198,6 +217,8 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
             "seed": config.integer(0, 2**63 - 1, 0),
             "radio": RADIO,
             "duration": config.number(1, 30 * 86400, 2.0 * 86400),
+            "option": config.text(None),
+            "description": config.text(""),
         },
     )
     srv = r.table(top["server"], "server", _SERVER)
@@ -215,6 +236,8 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
         devices=devices,
         campaigns=campaigns,
         faults=Faults(**faults),
+        option=home["option"],
+        description=home["description"],
     )
 
 
@@ -241,10 +264,17 @@ def _devices(
             raise r.fail(f"{key}.profile", f"profile {pname!r} does not load: {exc}") from None
         version = d["firmware_version"]
         route = d["route"] or profile.routes[0]
-        if route not in profile.routes:
+        if route not in profile.routes and route is not Route.DCC:  # the DCC says why not
             raise r.fail(
                 f"{key}.route",
                 f"profile {pname} allows routes {', '.join(profile.routes)}, not {route.value!r}",
+            )
+        lead = d["lead_supplier"]
+        if lead is not None and profile.supplier_slots < 2:
+            raise r.fail(
+                f"{key}.lead_supplier",
+                f"a lead supplier governs a device two suppliers share; profile {pname} holds "
+                f"{profile.supplier_slots} supplier certificate(s)",
             )
         devices.append(
             DeviceConfig(
@@ -253,6 +283,11 @@ def _devices(
                 profile.zigbee.firmware_version if version is None else version,
                 route,
                 d["expect"],
+                provenance=d["provenance"],
+                lead_supplier=lead,
+                consent=d["consent"],
+                consent_after_s=d["consent_after_s"],
+                expect_findings=d["expect_findings"],
             )
         )
     return tuple(devices)

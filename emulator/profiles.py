@@ -77,6 +77,34 @@ class Route(enum.StrEnum):
     """A site visit or a cable."""
 
 
+class WifiMode(enum.StrEnum):
+    """When a device on the Wi-Fi route looks for new firmware."""
+
+    PROACTIVE = "proactive"
+    """It polls its manifest URL on its own schedule (`poll_interval_s`)."""
+    REACTIVE = "reactive"
+    """It checks only when triggered (an HTTP call, or `hanemu home trigger`)."""
+
+
+class WifiSigner(enum.StrEnum):
+    """Whose signature a device on the Wi-Fi route trusts on a manifest."""
+
+    SUPPLIER = "supplier"
+    MANUFACTURER = "manufacturer"
+
+
+@dataclass(frozen=True, slots=True)
+class WifiSettings:
+    """How a device updates over its own internet connection (`[wifi]`)."""
+
+    mode: WifiMode = WifiMode.PROACTIVE
+    poll_interval_s: float = 86400.0
+    """Between two manifest checks of a proactive device (the first at its first poll)."""
+    signer: WifiSigner = WifiSigner.SUPPLIER
+    consent_timeout_s: float = 86400.0
+    """How long the device waits for the consumer's answer before it gives up (consent)."""
+
+
 class NodeType(enum.StrEnum):
     ROUTER = "router"
     END_DEVICE = "end-device"
@@ -149,6 +177,10 @@ class DeviceProfile:
     provenance: Provenance
     consent_required: bool
     routes: tuple[Route, ...]
+    wifi: WifiSettings = WifiSettings()
+    deviations: tuple[str, ...] = ()
+    """Where this device departs from the Technical Specifications (SMETS/GBCS/CHTS), one
+    sentence each: an option that needs them needs a specification change."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every resolved key as plain JSON-ready data."""
@@ -173,6 +205,14 @@ _TOP: dict[str, Key] = {
     "routes": config.array(config.choice(Route), noun="routes", nonempty=True, distinct=True),
     "zigbee": config.table(),
     "ota": config.table(default={}),  # every OTA knob has a default
+    "wifi": config.table(default=None),
+    "deviations": config.array(config.text(), noun="sentences", default=()),
+}
+_WIFI: dict[str, Key] = {
+    "mode": config.choice(WifiMode, WifiMode.PROACTIVE),
+    "poll_interval_s": config.number(60, 30 * 86400, 86400.0),
+    "signer": config.choice(WifiSigner, WifiSigner.SUPPLIER),
+    "consent_timeout_s": config.number(1, 30 * 86400, 86400.0),
 }
 _CLUSTERS = config.array(config.integer(0, 0xFFFF, hex=True), noun="cluster ids")
 _ZIGBEE: dict[str, Key] = {
@@ -318,6 +358,11 @@ def _build(
             here=True,
         )
     ota = _client_policy(check, top["ota"], identity)
+    wifi = WifiSettings()
+    if top["wifi"] is not None:
+        if Route.WIFI not in top["routes"]:
+            raise check.fail("wifi", 'only a device with the "wifi" route has [wifi] settings')
+        wifi = WifiSettings(**check.table(top["wifi"], "wifi", _WIFI))
     profile = DeviceProfile(
         name=name,
         description=top["description"],
@@ -333,6 +378,8 @@ def _build(
         provenance=top["provenance"],
         consent_required=top["consent_required"],
         routes=top["routes"],
+        wifi=wifi,
+        deviations=top["deviations"],
     )
     _cross_check(check, profile)
     return profile
@@ -398,10 +445,6 @@ def _cross_check(check: ConfigReader, p: DeviceProfile) -> None:
             "ota.verification",
             'a device that requires a supplier signature cannot skip verification ("none")',
             here=True,
-        )
-    if p.activation is ActivationClass.CRITICAL and p.supplier_slots == 0:
-        raise check.fail(
-            "supplier_slots", "a critical device needs at least one supplier slot", here=True
         )
     if p.activation in DCC_ACTIVATION_CLASSES and Route.DCC not in p.routes:
         raise check.fail(

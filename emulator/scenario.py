@@ -47,6 +47,7 @@ from emulator.profiles import (
     DeviceProfile,
     Endpoint,
     NodeType,
+    Provenance,
     Route,
     ZigbeeIdentity,
 )
@@ -60,6 +61,16 @@ JOIN_SPACING_S = 0.5
 DEFAULT_DURATION_S = 2 * 86400.0
 SETTLE_S = 1.0
 """Scenario time after every device settled in which frames in the air still land."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The consumer of a home, as a device that asks for consent meets them."""
+
+    answer: str = "accept"
+    """ "accept", "decline", or "none" (never answers: the device's wait times out)."""
+    after_s: float = 60.0
+    """How long the consumer takes to answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,13 @@ class DeviceSpec:
     flash: MemoryFlash | None = None
     ieee: int | None = None
     """Default: drawn from the scenario's seed."""
+    provenance: Provenance | None = None
+    """Who provided this device, when not as its profile says (a consumer-bought IHD)."""
+    lead_supplier: str | None = None
+    """On a device two suppliers share: the party ("A", "B") whose activation it accepts."""
+    consent: Consent = field(default_factory=lambda: Consent())
+    expect_findings: tuple[str, ...] | None = None
+    """The kinds of security finding the run must show for this device (None: not checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +354,13 @@ class ScenarioRun:
                 if spec.profile is not None and spec.route == Route.DCC:
                     mode = plan.resolved_mode(spec.profile)
                 dc = DeviceCampaign(
-                    device, spec.route, plan, mode, activate_at=campaign.activate_at
+                    device,
+                    spec.route,
+                    plan,
+                    mode,
+                    activate_at=campaign.activate_at,
+                    profile=spec.profile,
+                    provenance=spec.provenance,
                 )
                 self.headend.add(dc)
                 image = self._image(campaign, spec)
@@ -386,6 +410,7 @@ class ScenarioRun:
             profile=None if spec.profile is None else spec.profile.name,
             route=spec.route,
             expect=spec.expect,
+            expect_findings=spec.expect_findings,
         )
 
 
@@ -409,7 +434,9 @@ def build_device(
     )
     gb = spec.profile is not None and spec.route == Route.DCC
     config = (
-        activation_config(spec.profile, ieee, seed=pki_seed) if spec.profile is not None else None
+        activation_config(spec.profile, ieee, seed=pki_seed, lead_supplier=spec.lead_supplier)
+        if spec.profile is not None
+        else None
     )
     verifier = spec.verifier
     if verifier is None and config is not None and spec.policy.verification != "none":
@@ -463,7 +490,7 @@ def profile_device(
 ) -> DeviceSpec:
     """A device of a profile, on its first route unless told otherwise."""
     route = Route(route or profile.routes[0])
-    if route not in profile.routes:
+    if route not in profile.routes and route is not Route.DCC:  # the DCC says why it refuses
         raise ScenarioError(
             f"device {name}: profile {profile.name} allows routes "
             f"{', '.join(map(str, profile.routes))}, not '{route}'"

@@ -195,10 +195,10 @@ BROKEN = [
         "zigbee.hardware_version",
     ),
     (
-        'extends = "base"\nactivation = "critical"\nroutes = ["dcc"]\n',
+        'extends = "base"\n[wifi]\nmode = "proactive"\n',
         "bad",
-        "supplier_slots",
-        "at least one",
+        "wifi",
+        'only a device with the "wifi" route',
     ),
     ('extends = "base"\nactivation = "non-critical"\n', "bad", "routes", '"dcc" route'),
     (

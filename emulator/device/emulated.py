@@ -33,6 +33,7 @@ from emulator.device.tunnel import (
     parse_transfer_data,
 )
 from emulator.errors import GbcsFormatError
+from emulator.findings import Finding, Severity
 from emulator.gbcs.activation import ActivationConfig, ActivationHandler, ActivationState
 from emulator.gbcs.frame import decode_frame
 from emulator.ota import client as oc
@@ -134,6 +135,13 @@ class EmulatedDevice(ClientDriver):
         )
         self.gbcs_received: list[dict[str, Any]] = []
         """Every tunnel frame that reached the device: when, its counter, the verdict."""
+        self.findings: list[Finding] = []
+        """What this device's updates showed about the security model (`emulator.findings`)."""
+        self.consent: str | None = None
+        """The consumer's answer when the device asked ("accepted", "declined", "timed-out")."""
+        self.on_activated: list[Callable[[EmulatedDevice, int], None]] = []
+        """Called with the device and the file version it now runs, at every firmware switch
+        (the head-end's inventory listens)."""
         self._client_outcome: tuple[OutcomeKind, str | None] | None = None
         self._rebooting = False
         self._after_cut = False
@@ -342,7 +350,16 @@ class EmulatedDevice(ClientDriver):
         self.stats.activated_at = self.clock.now
         self._event("activated", file_version=version)
         self._client_outcome = (OutcomeKind.ACTIVATED, self._installed)
+        for listener in self.on_activated:
+            listener(self, version)
         self.on_change()
+
+    def found(self, kind: str, severity: Severity, sentence: str) -> None:
+        """Record a security finding (`emulator.findings`), once per kind and sentence."""
+        finding = Finding(kind, severity, sentence)
+        if finding not in self.findings:
+            self.findings.append(finding)
+            self._event("finding", kind=kind, severity=severity.value)
 
     def _activate(self) -> None:
         self._rebooting = True  # before power goes: whoever watches sees a reboot under way

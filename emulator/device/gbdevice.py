@@ -5,8 +5,9 @@
 * The OTA client's verification hook is wrapped so that every finished download also reaches the
   `ActivationHandler` (`image_stored`), which raises the Firmware Distribution Receipt Alert
   (0x8F72 verified, 0x8F1C refused) with the hash of the Manufacturer Image.
-* Devices whose activation class lets a GBCS command activate (`accepts_cs06` or `ch_activates`
-  in `ACTIVATION_RULES`) run their OTA client with activation policy "out-of-band": the Comms
+* Devices whose activation class lets something other than the OTA server activate
+  (`ActivationRule.out_of_band`: CS06, the Comms Hub, a Display Message) run their OTA client
+  with activation policy "out-of-band": the Comms
   Hub's "upgrade now" does not switch firmware; an accepted CS06 (or, for a CH-managed PPMID, the
   hub's instruction, answered with CS09) does, through the client's `OutOfBandActivate`.
 * GBCS bytes reach it as SE Tunneling TransferData (cluster 0x0704) through `receive_tunnel`; the
@@ -43,6 +44,8 @@ from emulator.testpki import derive_key
 
 SUPPLIERS = ("supplier-a", "supplier-b")
 """Supplier certificates a device's slots are filled with, in order."""
+LEAD = {"A": "supplier-a", "B": "supplier-b"}
+"""A home's `lead_supplier` spelling -> the supplier's test PKI name."""
 
 
 def manufacturer_image(data: bytes) -> bytes:
@@ -62,8 +65,7 @@ def device_entity_id(ieee: int) -> bytes:
 
 def out_of_band(profile: DeviceProfile) -> bool:
     """Whether a GBCS command, not the OTA server, switches this device's firmware."""
-    rule = ACTIVATION_RULES[profile.activation]
-    return rule.accepts_cs06 or rule.ch_activates
+    return ACTIVATION_RULES[profile.activation].out_of_band
 
 
 def client_policy(profile: DeviceProfile) -> ClientPolicy:
@@ -74,8 +76,11 @@ def client_policy(profile: DeviceProfile) -> ClientPolicy:
     return policy
 
 
-def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> ActivationConfig:
-    """The device's activation security from its profile and the test PKI."""
+def activation_config(
+    profile: DeviceProfile, ieee: int, *, seed: int = 0, lead_supplier: str | None = None
+) -> ActivationConfig:
+    """The device's activation security from its profile and the test PKI; `lead_supplier`
+    ("A" or "B", the campaign parties) is the only supplier whose activation it accepts."""
     slots = tuple(
         SupplierSlot(TEST_ENTITY_IDS[name], derive_key(name, seed).public_key(), name)
         for name in SUPPLIERS[: profile.supplier_slots]
@@ -90,6 +95,7 @@ def activation_config(profile: DeviceProfile, ieee: int, *, seed: int = 0) -> Ac
         slots=slots,
         slot_capacity=profile.supplier_slots,
         signing_key=derive_key(f"{profile.name}-ds", seed),
+        lead_supplier=None if lead_supplier is None else TEST_ENTITY_IDS[LEAD[lead_supplier]],
     )
 
 

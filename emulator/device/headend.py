@@ -32,8 +32,13 @@ from emulator.device.campaign import ActivationMode, ActivationPlan, image_hash,
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.gbdevice import manufacturer_image
 from emulator.device.hub import CommsHub
-from emulator.device.tunnel import HUB_INSTRUCTION_ACTIVATE, HUB_INSTRUCTION_TUNNEL_ID
+from emulator.device.tunnel import (
+    HUB_INSTRUCTION_ACTIVATE,
+    HUB_INSTRUCTION_TUNNEL_ID,
+    TUNNELING_CLUSTER,
+)
 from emulator.errors import GbcsFormatError
+from emulator.gbcs.activation import ACTIVATION_RULES
 from emulator.gbcs.frame import Frame, decode_frame
 from emulator.gbcs.headend import HeadEnd
 from emulator.gbcs.messages import (
@@ -47,7 +52,7 @@ from emulator.gbcs.messages import (
     decode_payload,
 )
 from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
-from emulator.profiles import Route
+from emulator.profiles import DCC_PROVENANCES, DeviceProfile, Provenance, Route
 from emulator.testpki import DEFAULT_SEED, derive_key
 
 DCC_LATENCY_S = 30.0
@@ -61,6 +66,9 @@ MAX_ATTEMPTS = 3
 """Sends of one command, the first included."""
 WIFI_BYTES_PER_S = 20_000
 LOCAL_VISIT_S = 3600.0
+"""From the campaign to the engineer applying the image on site."""
+ENGINEER_MINUTES_PER_VISIT = 90
+"""An engineer's time for one site visit: travel, access, applying and checking the image."""
 
 
 @dataclass(slots=True)
@@ -74,10 +82,20 @@ class DeviceCampaign:
     """The plan's mode resolved against the device's profile (NONE for a plain device)."""
     activate_at: float | None = None
     """Send the activation at this scenario time instead of on the receipt alert."""
+    profile: DeviceProfile | None = None
+    provenance: Provenance | None = None
+    """Who provided this device, when the home says otherwise than its profile."""
     image: bytes | None = None
     image_hash: bytes | None = None
     """SHA-256 of the Manufacturer Image distributed."""
     distributed: bool = False
+    distributed_at: float | None = None
+    refused: str | None = None
+    """Why the route would not take this device (the DCC's scope and enablers), or None."""
+    site_visits: int = 0
+    dcc_messages: int = 0
+    """GBCS messages through the DCC for this device: every command send (attempts counted)
+    and every response or alert that came back."""
     sent: bool = False
     scheduled: int = 0
     """Sends armed and not yet made, or commands awaiting their response."""
@@ -98,6 +116,10 @@ class DeviceCampaign:
     def activation_over(self) -> bool:
         """Nothing more will come from the head-end for this device."""
         return self.scheduled == 0 and (self.sent or self.mode is ActivationMode.NONE)
+
+    @property
+    def engineer_minutes(self) -> int:
+        return self.site_visits * ENGINEER_MINUTES_PER_VISIT
 
 
 class HeadEndRunner:
@@ -132,18 +154,53 @@ class HeadEndRunner:
         campaign.image = image
         campaign.image_hash = image_hash(manufacturer_image(image))
         campaign.distributed = True
+        campaign.distributed_at = self.clock.now
         device = campaign.device
         if campaign.route == Route.WIFI:
             self.clock.call_later(
                 len(image) / WIFI_BYTES_PER_S, device.install, image, "over Wi-Fi"
             )
         elif campaign.route == Route.LOCAL:
+            campaign.site_visits += 1
             self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
         else:
+            campaign.refused = self.dcc_refusal(campaign)
+            if campaign.refused is not None:
+                device.on_change()
+                return
             self.offer(device, image)
         if campaign.activate_at is not None and campaign.mode is not ActivationMode.NONE:
             self._arm(campaign.activate_at - self.clock.now, self._activate, campaign)
         device.on_change()
+
+    def dcc_refusal(self, campaign: DeviceCampaign) -> str | None:
+        """Why the DCC will not update this device, or None: the options paper's scope
+        (supplier-provided or mandated devices only) and the enablers option 1 needs."""
+        profile = campaign.profile
+        if profile is None:
+            return None  # a plain Zigbee OTA client: served by the hub, no DCC bookkeeping
+        provenance = campaign.provenance or profile.provenance
+        if provenance not in DCC_PROVENANCES:
+            return (
+                f"out of scope: the DCC route is for supplier-provided or mandated devices, "
+                f"this {profile.device_type} is {provenance}-provided"
+            )
+        if Route.DCC not in profile.routes:
+            return (
+                f"this {profile.device_type} has no DCC firmware route "
+                f"(activation {profile.activation})"
+            )
+        if not any(TUNNELING_CLUSTER in e.output_clusters for e in profile.zigbee.endpoints):
+            return (
+                "no PPMID-like communications: no SE Tunneling (0x0704) client to carry GBCS "
+                "commands (paper IHD option 4)"
+            )
+        if ACTIVATION_RULES[profile.activation].signature_required and not profile.supplier_slots:
+            return (
+                "a Critical activation needs a supplier certificate on the device, and it has "
+                "no supplier slot (paper IHD option 3)"
+            )
+        return None
 
     # -- activation -----------------------------------------------------------------------------
 
@@ -193,6 +250,7 @@ class HeadEndRunner:
     ) -> None:
         record["attempts"] = attempt
         record.setdefault("t", round(self.clock.now, 6))
+        campaign.dcc_messages += 1
         nwk = campaign.device.nwk
         if record["kind"] == "hub-instruction":
             self.hub.send_tunnel(nwk, message, tunnel_id=HUB_INSTRUCTION_TUNNEL_ID)
@@ -227,6 +285,7 @@ class HeadEndRunner:
         campaign = self.campaigns.get(nwk)
         if campaign is None:
             return
+        campaign.dcc_messages += 1
         try:
             frame = decode_frame(data)
             body = decode_payload(frame.header.message_code, frame.header.cra, frame.payload)

@@ -16,6 +16,7 @@ from typing import Any
 from emulator.device.campaign import ActivationMode
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.headend import DeviceCampaign
+from emulator.findings import Finding
 from emulator.framesize import OVERSIZE_EVENT
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
@@ -34,7 +35,7 @@ def settled(device: EmulatedDevice, campaign: DeviceCampaign | None, *, on_han: 
         return not on_han or device.client_outcome is not None
     if not campaign.distributed or campaign.scheduled:
         return False
-    if device.activated:
+    if device.activated or campaign.refused is not None:
         return True
     said = device.client_outcome
     if said is not None and said[0] in (OutcomeKind.REJECTED, OutcomeKind.FAILED):
@@ -86,6 +87,8 @@ def judge(
 def _judge(
     device: EmulatedDevice, campaign: DeviceCampaign | None
 ) -> tuple[OutcomeKind, str | None]:
+    if campaign is not None and campaign.refused is not None and not device.activated:
+        return OutcomeKind.REJECTED, f"the DCC refused it: {campaign.refused}"
     notes: list[str] = []
     lost: list[str] = []  # commands that never reached a powered device: not refusals
     cancelled = False
@@ -174,9 +177,29 @@ class DeviceReport:
     """Frames to or from the device the air refused: over 127 octets in one 802.15.4 frame."""
     oversize_reason: str | None = None
     """Why the first of them was refused (its octets, layer by layer)."""
+    findings: list[Finding] = field(default_factory=list)
+    expect_findings: tuple[str, ...] | None = None
+    """The kinds of finding the run must show (None: not checked)."""
+    consent: str | None = None
+    """The consumer's answer when the device asked for consent, or None when it did not."""
+    site_visits: int = 0
+    engineer_minutes: int = 0
+    dcc_messages: int = 0
+    """GBCS messages through the DCC for this device (commands with their attempts, and the
+    responses and alerts that came back)."""
+    time_to_update_s: float | None = None
+    """From the campaign reaching the device's route to the new firmware running."""
+
+    @property
+    def findings_as_expected(self) -> bool:
+        if self.expect_findings is None:
+            return True
+        return sorted({f.kind for f in self.findings}) == sorted(set(self.expect_findings))
 
     @property
     def as_expected(self) -> bool:
+        if not self.findings_as_expected:
+            return False
         if self.expect is not None:
             return self.outcome == self.expect
         return self.outcome is not OutcomeKind.FAILED
@@ -203,6 +226,15 @@ class DeviceReport:
             "alerts": self.alerts,
             "oversize_frames": self.oversize_frames,
             "oversize_reason": self.oversize_reason,
+            "findings": [f.to_json() for f in self.findings],
+            "expect_findings": (
+                None if self.expect_findings is None else list(self.expect_findings)
+            ),
+            "consent": self.consent,
+            "site_visits": self.site_visits,
+            "engineer_minutes": self.engineer_minutes,
+            "dcc_messages": self.dcc_messages,
+            "time_to_update_s": self.time_to_update_s,
             **(self.gb or {}),
             "events": self.events,
         }
@@ -215,6 +247,7 @@ def device_report(
     profile: str | None,
     route: str,
     expect: OutcomeKind | None,
+    expect_findings: tuple[str, ...] | None = None,
 ) -> DeviceReport:
     """The report of one device at the end of a run."""
     if campaign is not None:
@@ -262,7 +295,22 @@ def device_report(
         running_image=device.flash.running,
         oversize_frames=len(refused),
         oversize_reason=refused[0] if refused else None,
+        findings=list(device.findings),
+        expect_findings=expect_findings,
+        consent=device.consent,
+        site_visits=campaign.site_visits if campaign is not None else 0,
+        engineer_minutes=campaign.engineer_minutes if campaign is not None else 0,
+        dcc_messages=campaign.dcc_messages if campaign is not None else 0,
+        time_to_update_s=_time_to_update(device, campaign),
     )
+
+
+def _time_to_update(device: EmulatedDevice, campaign: DeviceCampaign | None) -> float | None:
+    started = None if campaign is None else campaign.distributed_at
+    done = device.stats.activated_at
+    if started is None or done is None or not device.activated:
+        return None
+    return round(done - started, 3)
 
 
 def _hex(value: bytes | None) -> str | None:

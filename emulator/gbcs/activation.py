@@ -95,6 +95,14 @@ class ActivationRule:
     ch_activates: bool
     """The Comms Hub's instruction over the HAN switches the firmware (SECMP0007, SR 11.4)."""
     description: str
+    display_message_activates: bool = False
+    """A Display Message naming the stored image's hash switches the firmware (no GBCS
+    security at all: paper IHD option 2)."""
+
+    @property
+    def out_of_band(self) -> bool:
+        """Something other than the OTA server's Upgrade End Response switches the firmware."""
+        return self.accepts_cs06 or self.ch_activates or self.display_message_activates
 
 
 class ActivationClass(enum.StrEnum):
@@ -118,7 +126,11 @@ ACTIVATION_RULES: dict[ActivationClass, ActivationRule] = {
         False, False, True, "the Comms Hub activates; the device raises CS09"
     ),
     ActivationClass.DISPLAY_MESSAGE: ActivationRule(
-        False, False, False, "activated by a Display Message via the ESME (paper IHD option 2)"
+        False,
+        False,
+        False,
+        "activated by a Display Message via the ESME (paper IHD option 2)",
+        display_message_activates=True,
     ),
     ActivationClass.LOCAL_ONLY: ActivationRule(
         False, False, False, "activated locally only (site visit, Wi-Fi)"
@@ -144,6 +156,8 @@ class Verdict(enum.Enum):
     REPLAYED_COUNTER = "replayed-counter"
     COUNTER_MISMATCH = "counter-mismatch"
     CLASS_REFUSES_CH_ACTIVATION = "activation-class-refuses-ch-activation"
+    NOT_LEAD_SUPPLIER = "not-lead-supplier"
+    CLASS_REFUSES_DISPLAY_MESSAGE = "activation-class-refuses-display-message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +188,9 @@ class ActivationConfig:
     slot_capacity: int = 0
     signing_key: ec.EllipticCurvePrivateKey | None = None
     """The device's own digital-signing key; alerts are signed with it when present."""
+    lead_supplier: bytes | None = None
+    """On a device two suppliers share: the only supplier whose activation it accepts (the
+    options paper's governance); None: any supplier that passes the security checks."""
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATION_CLASSES:
@@ -372,6 +389,26 @@ class ActivationHandler:
             )
         )
 
+    def display_message_activate(self, image_hash: bytes, now: dt.datetime) -> Outcome:
+        """A Display Message asked to activate the image with SHA-256 `image_hash` (paper IHD
+        option 2). Only the display-message class acts on it, and nothing authenticates it:
+        whoever sent the text, a matching hash switches the firmware."""
+        if not self.config.rule.display_message_activates:
+            return self._refuse(
+                Verdict.CLASS_REFUSES_DISPLAY_MESSAGE,
+                f"activation class {self.config.activation}: a Display Message is only shown",
+            )
+        outcome, activated = self._execute(image_hash)
+        return self._record(
+            Outcome(
+                Verdict.ACCEPTED,
+                f"Display Message activation: {ActivateImageResponseCode(outcome.code).name}",
+                self.state,
+                alerts=self._version_changed(activated, now),
+                activated_version=self.state.running_version if activated else None,
+            )
+        )
+
     @property
     def log(self) -> tuple[Outcome, ...]:
         """Every outcome so far, in order: what the device accepted and refused, and why."""
@@ -389,6 +426,15 @@ class ActivationHandler:
         refusal = self._authenticate(frame, now, require_signature=rule.signature_required)
         if refusal is not None:
             return refusal
+        lead = self.config.lead_supplier
+        if lead is not None and header.originator != lead:
+            name = next((s.name for s in self.config.slots if s.entity_id == lead), "")
+            return self._refuse(
+                Verdict.NOT_LEAD_SUPPLIER,
+                f"only the lead supplier {name or lead.hex().upper()} may activate this device "
+                f"(originator {header.originator.hex().upper()})",
+                header,
+            )
         try:
             command = ActivateFirmwareCommand.from_der(frame.payload, base=frame.payload_offset())
         except GbcsFormatError as exc:

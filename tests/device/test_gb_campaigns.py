@@ -22,7 +22,6 @@ from emulator.device.campaign import EPOCH, ActivationPlan, profile_image, secon
 from emulator.device.emulated import PowerCut
 from emulator.device.gbdevice import client_policy
 from emulator.device.headend import MAX_ATTEMPTS
-from emulator.errors import ScenarioError
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image, parse_image
 from emulator.profiles import load_all, load_profile
@@ -139,10 +138,15 @@ def test_dcc_profile_distribute_receipt_activate(name):
 
 
 def test_local_only_profile_is_never_offered_a_han_download():
-    """A profile with no DCC route never takes part in a HAN campaign: its routes decide which
-    campaigns reach it (it was once activated by the server's upgrade-now)."""
-    with pytest.raises(ScenarioError, match="allows routes local"):
-        campaign("ihd")
+    """A profile with no DCC route put on it is refused by the DCC and never offered the image
+    (it was once activated by the server's upgrade-now)."""
+    sim, result, _ = campaign("ihd")
+    assert result.outcome == "rejected"
+    assert result.reason == (
+        "the DCC refused it: this IHD has no DCC firmware route (activation local-only)"
+    )
+    assert result.bytes == 0
+    assert_old_firmware(sim, result, "ihd")
 
 
 def test_campaign_is_deterministic():

@@ -140,7 +140,7 @@ def test_zigpy_server_upgrades_se_devices(home_file):
     ("text", "needle"),
     [
         ('[home]\nradio = "ezsp"\n[[device]]\nname = "a"\nprofile = "ihd"\n', "key home.radio"),
-        ('[[device]]\nname = "a"\nprofile = "ihd"\nroute = "dcc"\n', "key device[0].route"),
+        ('[[device]]\nname = "a"\nprofile = "ihd"\nroute = "wifi"\n', "key device[0].route"),
         ('[[device]]\nname = "a"\nprofile = "ihd"\ncolour = 1\n', "key device[0].colour"),
         (
             '[server]\nmax_block_size = 200\n[[device]]\nname = "a"\nprofile = "ihd"\n',
