@@ -127,12 +127,23 @@ def test_every_client_policy_knob_maps_from_the_ota_table(scratch):
     def toml(value):
         return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
 
+    # TOML has no null: a knob whose default is None (not set) is written only to set it.
     knobs = {
-        f.name: f.default for f in dataclasses.fields(ClientPolicy) if f.name != "hardware_version"
+        f.name: f.default
+        for f in dataclasses.fields(ClientPolicy)
+        if f.name != "hardware_version" and f.default is not None
     }
     lines = [f"{name} = {toml(value)}" for name, value in knobs.items()]
     directory = scratch("all", 'extends = "base"\n[ota]\n' + "\n".join(lines) + "\n")
     assert load_profile("all", directory).ota == ClientPolicy(hardware_version=3)
+
+
+def test_a_misbehaviour_knob_not_set_by_default_is_set_from_the_ota_table(scratch):
+    text = 'extends = "base"\n[ota]\nstop_after_blocks = 3\nupgrade_end_status = 0x95\n'
+    ota = load_profile("stalls", scratch("stalls", text)).ota
+    assert (ota.stop_after_blocks, ota.upgrade_end_status) == (3, 0x95)
+    with pytest.raises(ProfileError, match=r"ota\.upgrade_end_status"):
+        load_profile("bad", scratch("bad", 'extends = "base"\n[ota]\nupgrade_end_status = 256\n'))
 
 
 def test_two_level_inheritance_chain(scratch):

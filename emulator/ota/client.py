@@ -18,6 +18,11 @@ page mode, the download) is declared in one block of `OtaClient.__init__`. Frame
 before the table in every powered state: an undecodable unicast frame gets a Default Response
 naming the problem (MALFORMED_COMMAND, UNSUP_CLUSTER_COMMAND), and once UpgradeServerID is known
 any command but Image Notify from another node gets Default Response NOT_AUTHORIZED (spec §2.3).
+
+Misbehaviours (`ClientPolicy`'s knobs from `claimed_max_data_size` on: stalls, aborts, early
+Upgrade Ends, shuffled or misaligned offsets, ...) are small named helpers called where a request
+is about to go out (`_misbehave_before_request`, `_next_offset`) or a block comes in; with their
+defaults the client is the well-behaved one, frame for frame.
 """
 
 from __future__ import annotations
@@ -442,6 +447,15 @@ class _Download:
     filling: bool = False
     """The page's train is over: its missing blocks are asked one Image Block Request at a time
     (EmberZNet's RETRY_MISSED_PACKETS)."""
+    blocks: int = 0
+    """Blocks taken since this download started or resumed (the misbehaviours count them)."""
+    misbehaved: set[str] = field(default_factory=set)
+    """The once-per-download misbehaviours already done, by knob name."""
+    order: list[int] | None = None
+    """With `shuffle_offsets`: the offsets still to ask, drawn from the client's RNG (popped from
+    the end); None until the first request."""
+    again: int | None = None
+    """With `fail_block_after`: the offset to ask again next, after a block treated as failed."""
 
     def end_page(self) -> None:
         """Forget the page being fetched (and the blocks kept past its gaps)."""
@@ -521,6 +535,9 @@ class OtaClient:
         """Consecutive failures in this state: unanswered requests, unusable query answers."""
         self._discovering = False
         """A Match_Desc for the server is out, its result (ServerFound, DiscoveryFailed) not in."""
+        self._asked: int | None = None
+        """FileOffset of the last Image Block/Page Request sent (the misbehaviours may ask
+        somewhere else than FileOffset)."""
         # What the event being handled asks the driver to do (`handle` returns it).
         self._actions: list[Action] = []
 
@@ -603,9 +620,20 @@ class OtaClient:
         return self._tsn
 
     def _send(self, name: str, **fields: Any) -> None:
+        """Send a request to the server (every command a client sends is one)."""
+        self._send_bytes(frames.encode(name, self._next_tsn(), **fields))
+
+    def _send_bytes(self, data: bytes) -> None:
         assert self.server_address is not None
-        data = frames.encode(name, self._next_tsn(), **fields)
-        self._actions.append(Send(data, self.server_address))
+        p = self.policy
+        send = Send(data, self.server_address, p.request_delay_ms / 1000)
+        self._actions.append(send)
+        if p.duplicate_requests:
+            self._actions.append(send)
+
+    def _arm_answer(self, delay: float) -> None:
+        """Wait `delay` for the answer to a request just sent (from when it leaves)."""
+        self._arm(delay + self.policy.request_delay_ms / 1000)
 
     def _default_response(self, rx: Received, status: Status) -> None:
         """Default Response to a received command (never to a broadcast or a Default Response)."""
@@ -808,7 +836,7 @@ class OtaClient:
             hardware_version=hw,
         )
         self._awaiting = True
-        self._arm(self.policy.message_timeout_ms / 1000)
+        self._arm_answer(self.policy.message_timeout_ms / 1000)
 
     def _on_query_timer(self, _event: TimerFired) -> None:
         if self._awaiting:
@@ -935,15 +963,19 @@ class OtaClient:
         d = self._download
         assert d is not None
         p = self.policy
+        if not self._misbehave_before_request(d):
+            return
         send_addr = p.send_node_address
+        offset = self._next_offset(d)
         common = {
-            "manufacturer_code": d.manufacturer_id,
-            "image_type": d.image_type,
+            "manufacturer_code": _either(p.block_manufacturer_id, d.manufacturer_id),
+            "image_type": _either(p.block_image_type, d.image_type),
             "file_version": d.file_version,
-            "file_offset": self.file_offset,
-            "maximum_data_size": p.max_data_size,
+            "file_offset": offset,
+            "maximum_data_size": self._asked_size,
             "request_node_addr": frames.eui64(self.identity.ieee) if send_addr else None,
         }
+        self._asked = offset
         self._awaiting = True
         self._stale_seen = False
         self._progressed = False
@@ -961,14 +993,14 @@ class OtaClient:
             d.end_page()
             d.page_start = self.file_offset
             d.page_end = min(d.image_size, self.file_offset + p.page_size)
-            self._arm(p.page_timeout_s)
+            self._arm_answer(p.page_timeout_s)
             return
         if self._page_mode:
             # EmberZNet after a page: ask for the first missing bytes only, up to the next block
             # kept past the gap (or the page's end), with an Image Block Request.
             d.filling = True
             gap_end = min((o for o in d.kept if o > self.file_offset), default=d.page_end)
-            common["maximum_data_size"] = min(p.max_data_size, gap_end - self.file_offset)
+            common["maximum_data_size"] = min(self._asked_size, gap_end - self.file_offset)
         send_period = p.send_min_block_period
         self._send(
             "image_block",
@@ -976,7 +1008,125 @@ class OtaClient:
             minimum_block_period=self.minimum_block_period if send_period else None,
             **common,
         )
-        self._arm(p.message_timeout_ms / 1000)
+        self._arm_answer(p.message_timeout_ms / 1000)
+
+    # -- misbehaviours (ClientPolicy's knobs; each default behaves) ------------------------------
+
+    @property
+    def _asked_size(self) -> int:
+        """The MaximumDataSize this client writes in its requests."""
+        return _either(self.policy.claimed_max_data_size, self.policy.max_data_size)
+
+    @property
+    def _largest_block(self) -> int:
+        """The largest block this client takes: what it can hold, or what it claimed."""
+        return max(self.policy.max_data_size, self.policy.claimed_max_data_size or 0)
+
+    def _once(self, d: _Download, knob: str, after_blocks: int | None) -> bool:
+        """Whether the misbehaviour `knob` is due now (after `after_blocks` blocks, once per
+        download); it counts as done from here."""
+        if after_blocks is None or d.blocks < after_blocks or knob in d.misbehaved:
+            return False
+        d.misbehaved.add(knob)
+        return True
+
+    def _misbehave_before_request(self, d: _Download) -> bool:
+        """What a misbehaving client does when its next request is due; False when no request
+        follows (it gave up or stalls)."""
+        p = self.policy
+        if self._once(d, "abort_after_blocks", p.abort_after_blocks):
+            self._client_abort(f"ABORT: sent after {d.blocks} blocks (abort_after_blocks)")
+            return False
+        if p.stop_after_blocks is not None and d.blocks >= p.stop_after_blocks:
+            self._awaiting = False  # stalled: no request and no timer, until power is lost
+            self._cancel()
+            return False
+        if self._once(d, "upgrade_end_after_blocks", p.upgrade_end_after_blocks):
+            self._send(
+                "upgrade_end",
+                status=self._end_status(Status.SUCCESS),
+                manufacturer_code=d.manufacturer_id,
+                image_type=d.image_type,
+                file_version=d.file_version,
+            )
+        if self._once(d, "malformed_request_after_blocks", p.malformed_request_after_blocks):
+            whole = frames.encode(
+                "image_block",
+                self._next_tsn(),
+                field_control=0,
+                manufacturer_code=d.manufacturer_id,
+                image_type=d.image_type,
+                file_version=d.file_version,
+                file_offset=self.file_offset,
+                maximum_data_size=self._asked_size,
+            )
+            self._send_bytes(whole[: _ZCL_HEADER + _MALFORMED_PAYLOAD])
+        return True
+
+    def _next_offset(self, d: _Download) -> int:
+        """Where the next block request asks: FileOffset, unless a misbehaviour says otherwise
+        (block requests only; a page request always starts at FileOffset)."""
+        p = self.policy
+        if d.again is not None:
+            offset, d.again = d.again, None
+            return offset
+        if self._page_mode:
+            return self.file_offset
+        if p.shuffle_offsets:
+            if d.order is None:
+                step = max(1, min(self._asked_size, _SHUFFLE_STEP_CAP))
+                d.order = list(range(self.file_offset, d.image_size, step))
+                self.rng.shuffle(d.order)
+            while d.order:
+                offset = d.order.pop()
+                if offset >= self.file_offset and offset not in d.kept:
+                    return offset
+            return self.file_offset
+        if p.misaligned_offset and d.blocks >= 1 and "misaligned_offset" not in d.misbehaved:
+            d.misbehaved.add("misaligned_offset")
+            return min(max(0, self.file_offset + p.misaligned_offset), d.image_size - 1)
+        return self.file_offset
+
+    def _fails_block(self, d: _Download, offset: int) -> bool:
+        """`fail_block_after`: treat this block as failed (dropped; in block mode the same
+        offset is asked again at once, in page mode it is a gap the page's fill asks for)."""
+        if not self._once(d, "fail_block_after", self.policy.fail_block_after):
+            return False
+        if self._page_mode and d.page_start is not None:
+            return True
+        self.retries += 1
+        d.again = offset
+        self._awaiting = False
+        self._request_block()
+        return True
+
+    def _take_asked(self, offset: int, data: bytes) -> bool:
+        """A block at the offset a shuffled or misaligned request asked for, not at FileOffset:
+        keep it (past FileOffset) or store its new bytes (overlapping FileOffset). False when it
+        brings nothing, or when no such misbehaviour is on (a well-behaved client asks only at
+        FileOffset, and ignores every other block)."""
+        p = self.policy
+        d = self._download
+        assert d is not None
+        if not (p.shuffle_offsets or p.misaligned_offset) or offset != self._asked:
+            return False
+        if offset > self.file_offset and offset not in d.kept:
+            d.kept[offset] = data
+            d.blocks += 1
+            self._progressed = True
+            self._errors = 0
+            self._next_request()
+            return True
+        if offset < self.file_offset < offset + len(data):
+            self._store_block(data[self.file_offset - offset :])
+            return True
+        return False
+
+    def _end_status(self, verdict: Status) -> Any:
+        """The status of an Upgrade End Request about a download: the client's verdict, or
+        `upgrade_end_status`."""
+        status = self.policy.upgrade_end_status
+        return verdict if status is None else status
 
     def _block_period_s(self) -> float:
         p = self.policy
@@ -1030,13 +1180,18 @@ class OtaClient:
                 cmd.manufacturer_code != d.manufacturer_id
                 or cmd.image_type != d.image_type
                 or cmd.file_version != d.file_version
-                or len(data) > self.policy.max_data_size
+                or len(data) > self._largest_block
                 or cmd.file_offset + len(data) > d.image_size
             ):
                 self._default_response(rx, Status.INVALID_VALUE)
                 return
-            if cmd.file_offset != self.file_offset or not data:
-                if data and self._keep(int(cmd.file_offset), bytes(data)):
+            offset = int(cmd.file_offset)
+            if data and self._fails_block(d, offset):
+                return
+            if offset != self.file_offset or not data:
+                if data and self._take_asked(offset, bytes(data)):
+                    return
+                if data and self._keep(offset, bytes(data)):
                     return
                 self._stale_seen = True  # EmberZNet: silently ignored, re-asked on the tick
                 return
@@ -1072,6 +1227,7 @@ class OtaClient:
         ):
             return False
         d.kept[offset] = data
+        d.blocks += 1
         self._progressed = True
         if not d.filling:
             self._arm(self.policy.page_timeout_s)  # more of this page is on its way
@@ -1096,6 +1252,7 @@ class OtaClient:
             block = d.kept.pop(start)
             if start + len(block) > self.file_offset:
                 self._write(block[self.file_offset - start :])
+        d.blocks += 1
         self._progressed = True
         self._errors = 0
         if self.file_offset >= d.image_size:
@@ -1110,6 +1267,10 @@ class OtaClient:
                 return
             if self.file_offset >= d.page_end:
                 d.end_page()
+        self._next_request()
+
+    def _next_request(self) -> None:
+        """A block was taken: ask for the next one, after the block period if there is one."""
         self._awaiting = False
         period = self._block_period_s()
         if period > 0:
@@ -1207,7 +1368,8 @@ class OtaClient:
             "file_version": d.file_version,
         }
         if why is not None:
-            self._send("upgrade_end", status=Status.INVALID_IMAGE, **fields)
+            if self.policy.send_upgrade_end:
+                self._send("upgrade_end", status=self._end_status(Status.INVALID_IMAGE), **fields)
             self.last_reason = f"INVALID_IMAGE: {why}"
             self._actions.append(Outcome(OutcomeKind.REJECTED, self.last_reason))
             self._forget_download()  # invalidated so it is never reused (spec §2.5)
@@ -1221,15 +1383,16 @@ class OtaClient:
     def _send_upgrade_end(self) -> None:
         d = self._download
         assert d is not None
-        self._send(
-            "upgrade_end",
-            status=Status.SUCCESS,
-            manufacturer_code=d.manufacturer_id,
-            image_type=d.image_type,
-            file_version=d.file_version,
-        )
+        if self.policy.send_upgrade_end:
+            self._send(
+                "upgrade_end",
+                status=self._end_status(Status.SUCCESS),
+                manufacturer_code=d.manufacturer_id,
+                image_type=d.image_type,
+                file_version=d.file_version,
+            )
         self._awaiting = True
-        self._arm(self.policy.message_timeout_ms / 1000)
+        self._arm_answer(self.policy.message_timeout_ms / 1000)
 
     def _on_waiting_timer(self, _event: TimerFired) -> None:
         p = self.policy
@@ -1313,6 +1476,20 @@ class OtaClient:
 
     def _on_out_of_band_activate(self, _event: OutOfBandActivate) -> None:
         self._countdown(self.policy.min_activation_delay_s)
+
+
+def _either(value: int | None, default: int) -> int:
+    """A knob's value when it is set, else the well-behaved one."""
+    return default if value is None else value
+
+
+_ZCL_HEADER = 3
+"""Octets of a ZCL header with no manufacturer code (frame control, TSN, command id)."""
+_MALFORMED_PAYLOAD = 5
+"""Payload octets kept of a cut-short Image Block Request (14 are required): field control,
+manufacturer code and image type, then it ends inside FileVersion."""
+_SHUFFLE_STEP_CAP = 255
+"""Offsets of a shuffled download are spaced by the size asked for (at most a byte's worth)."""
 
 
 def _status_name(status: Any) -> str:

@@ -7,6 +7,10 @@ fill these from their `[ota]` table, so field names are stable and read well in 
 a `StrEnum` whose values are the TOML spellings; a policy accepts the spelling and keeps the member.
 It must never hold behaviour: the client and server decide what a knob means, this module only
 validates values.
+
+Misbehaviours are knobs too, so that a profile, a home file or a fuzzer can make a client or a
+server break the protocol on purpose (docs/testing.md, "misbehaving clients and servers"): every
+one of them defaults to behaving, so a policy that does not name them is the well-behaved one.
 """
 
 from __future__ import annotations
@@ -171,9 +175,25 @@ CLIENT_RANGES: dict[str, tuple[float, float]] = {
     "query_error_threshold": (1, 1 << 20),
     "download_error_threshold": (1, 1 << 20),
     "upgrade_wait_threshold": (1, 1 << 20),
+    "request_delay_ms": (0, _LONG),
+    "misaligned_offset": (-0xFFFF, 0xFFFF),
 }
 """Every numeric knob of `ClientPolicy` -> its allowed range (inclusive): one in which every run
 ends."""
+
+
+_CLIENT_OPTIONAL_RANGES: dict[str, tuple[float, float]] = {
+    "claimed_max_data_size": (0, 255),
+    "stop_after_blocks": (0, 1 << 32),
+    "fail_block_after": (0, 1 << 32),
+    "malformed_request_after_blocks": (0, 1 << 32),
+    "abort_after_blocks": (0, 1 << 32),
+    "upgrade_end_after_blocks": (0, 1 << 32),
+    "upgrade_end_status": (0, 255),
+    "block_manufacturer_id": (0, 0xFFFF),
+    "block_image_type": (0, 0xFFFF),
+}
+"""Knobs of `ClientPolicy` that may be None (not set) -> the range of a value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +260,59 @@ class ClientPolicy:
     """"auto": check the finished file (integrity code, signatures) before asking to upgrade;
     "none": accept any complete file."""
 
+    # Misbehaviours, for fuzzing servers (a superset of zigbee-herdsman's `OtaDeviceBehavior`
+    # test knobs). Defaults behave. "After N blocks" counts the blocks stored since the download
+    # started or resumed (0: before the first block request); each such misbehaviour happens at
+    # most once per download. Power loss is no knob: it is a device's fault plan (`PowerCut`,
+    # a home's `[faults] power_loss_at`).
+    claimed_max_data_size: int | None = None
+    """MaximumDataSize written in Image Block/Page Requests instead of `max_data_size`, whatever
+    the frame-size rule says (255: herdsman's "0xFF" knob); a block up to this size is taken.
+    A block that no frame can carry never arrives: the air refuses it and counts it."""
+    stop_after_blocks: int | None = None
+    """Stall: send no request after this many blocks (herdsman's stopAfterBlocks)."""
+    shuffle_offsets: bool = False
+    """Ask for the image's blocks in an order drawn from the client's seeded RNG, then fill the
+    gaps in order (herdsman's shuffleOffsets swaps blocks 2 and 3)."""
+    misaligned_offset: int = 0
+    """Ask for the second block this many bytes after (negative: before) where the first ended;
+    bytes already held are dropped, a gap is asked for afterwards (herdsman's misalignedOffset)."""
+    fail_block_after: int | None = None
+    """Treat the Image Block Response that comes after this many blocks as failed: drop it and
+    ask for the same offset again (herdsman's failBlockResponse, at block 2 when 1)."""
+    malformed_request_after_blocks: int | None = None
+    """Send one Image Block Request cut short after this many blocks: a server should answer
+    Default Response MALFORMED_COMMAND (the "trigger a default response" knob)."""
+    abort_after_blocks: int | None = None
+    """Send Upgrade End Request ABORT after this many blocks and give the download up."""
+    upgrade_end_after_blocks: int | None = None
+    """Send an Upgrade End Request (`upgrade_end_status`) after this many blocks, before the image
+    is complete, then go on downloading (herdsman's upgradeEndAfterBlocks; 0: the early Upgrade
+    End, before the first block)."""
+    upgrade_end_status: int | None = None
+    """Status put in every Upgrade End Request about a finished or early download instead of the
+    client's own verdict (None: SUCCESS, or INVALID_IMAGE for a file that fails its checks;
+    herdsman's upgradeEndStatus). The client still acts on its own verdict."""
+    send_upgrade_end: bool = True
+    """False: never send the Upgrade End Request after a download (herdsman's sendUpgradeEnd);
+    the client waits as if it had, and its timeout policy applies."""
+    request_delay_ms: int = 0
+    """Slow pacing: every request leaves this long after the client decides to send it (its wait
+    for the answer starts then)."""
+    block_manufacturer_id: int | None = None
+    """Manufacturer code written in Image Block/Page Requests instead of the offered image's."""
+    block_image_type: int | None = None
+    """Image type written in Image Block/Page Requests instead of the offered image's."""
+    duplicate_requests: bool = False
+    """Send every request twice (same bytes, same ZCL sequence number)."""
+
     def __post_init__(self) -> None:
         owner = "ClientPolicy"
         for name, (low, high) in CLIENT_RANGES.items():
             _check_range(owner, name, getattr(self, name), low, high)
+        for name, (low, high) in _CLIENT_OPTIONAL_RANGES.items():
+            if getattr(self, name) is not None:
+                _check_range(owner, name, getattr(self, name), low, high)
         if self.start_delay_min_s > self.start_delay_max_s:
             raise PolicyError("ClientPolicy.start_delay_min_s must not exceed start_delay_max_s")
         if self.hardware_version is not None:
