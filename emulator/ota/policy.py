@@ -117,6 +117,16 @@ class ServerFault(enum.StrEnum):
     """Answer with Image Block Response ABORT."""
     WRONG_OFFSET = "wrong-offset"
     """Serve the block after the one asked for."""
+    WRONG_SIZE = "wrong-size"
+    """Serve one byte more than the request's MaximumDataSize allows."""
+    CORRUPT_DATA = "corrupt-data"
+    """Serve the block asked for with its first byte's bits inverted."""
+    WRONG_FILE_VERSION = "wrong-file-version"
+    """Serve the block asked for under the next file version."""
+    ENDLESS_WAIT = "endless-wait"
+    """Answer WAIT_FOR_DATA (wait one second) instead of the block, while it misbehaves."""
+    DUPLICATE = "duplicate"
+    """Send every answer to a block or page request twice."""
 
 
 # Every spelling of each mode, in order.
@@ -373,8 +383,8 @@ class ServerPolicy:
     support_device_specific_files: bool = True
     """False: Query Device Specific File gets Default Response UNSUP_CLUSTER_COMMAND."""
     misbehaviour: ServerFault = ServerFault.NONE
-    """Fault to inject for client tests: "stall" (stop answering), "abort" (Image Block Response
-    ABORT), "wrong-offset" (serve the block after the one asked for)."""
+    """Fault to inject for client tests (`ServerFault`): "stall", "abort", "wrong-offset",
+    "wrong-size", "corrupt-data", "wrong-file-version", "endless-wait", "duplicate"."""
     misbehave_from_offset: int = 0
     """File offset from which the misbehaviour starts."""
     misbehave_count: int | None = None

@@ -5,10 +5,11 @@ and shared by every client and server, never copied per client), Query Next Imag
 (manufacturer, image type, hardware range, version policy), block serving with a size cap,
 WAIT_FOR_DATA rate limiting (relative or UTC form, with MinimumBlockPeriod), Image Page Requests,
 Upgrade End Responses ("now", a delay, or 0xFFFFFFFF then an unsolicited "upgrade now"), Query
-Device Specific File, and deliberate misbehaviour for testing clients. It is fed received frames
-with the current time and returns `Send` actions (some delayed); it never does I/O, reads a clock
-or keeps per-client copies of image data. Policy comes from `ServerPolicy`, never from branches on
-who the client is.
+Device Specific File, and deliberate misbehaviour for testing clients (`ServerFault`: stall,
+abort, wrong offset, size, data or file version, endless WAIT_FOR_DATA, duplicate answers). It is
+fed received frames with the current time and returns `Send` actions (some delayed); it never
+does I/O, reads a clock or keeps per-client copies of image data. Policy comes from
+`ServerPolicy`, never from branches on who the client is.
 """
 
 from __future__ import annotations
@@ -400,8 +401,16 @@ class OtaServer:
         offset: int,
         size: int,
         delay: float = 0.0,
+        fault: ServerFault | None = None,
     ) -> Send:
+        if fault is ServerFault.WRONG_SIZE:
+            size = int(frame.command.maximum_data_size) + 1
         chunk = bytes(memoryview(image.data)[offset : offset + size])
+        if fault is ServerFault.CORRUPT_DATA and chunk:
+            chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+        version = image.header.file_version
+        if fault is ServerFault.WRONG_FILE_VERSION:
+            version = (version + 1) & 0xFFFFFFFF
         self.blocks_served += 1
         self.bytes_served += len(chunk)
         return self._reply(
@@ -411,7 +420,7 @@ class OtaServer:
             delay,
             status=Status.SUCCESS,
             **_served_ids(frame, image.header),
-            file_version=image.header.file_version,
+            file_version=version,
             file_offset=offset,
             image_data=chunk,
         )
@@ -438,6 +447,8 @@ class OtaServer:
             return []
         if fault is ServerFault.ABORT:
             return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
+        if fault is ServerFault.ENDLESS_WAIT:
+            return self._wait(frame, src, now, ENDLESS_WAIT_S)
         limited = self._rate_limit(frame, src, now, session, image)
         if limited is not None:
             return limited
@@ -451,7 +462,7 @@ class OtaServer:
         if t.fault is ServerFault.WRONG_OFFSET:
             offset = min(offset + t.size, t.image.size - 1)
         t.session.last_block_at = now
-        return [self._block(frame, src, t.image, offset, t.size)]
+        return _twice_if(t.fault, [self._block(frame, src, t.image, offset, t.size, fault=t.fault)])
 
     def _on_image_page(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
         if not self.policy.support_page_requests:
@@ -465,10 +476,12 @@ class OtaServer:
         out: list[Send] = []
         while offset < end:
             n = min(size, end - offset)
-            out.append(self._block(frame, src, image, offset, n, delay=len(out) * spacing))
+            out.append(
+                self._block(frame, src, image, offset, n, delay=len(out) * spacing, fault=t.fault)
+            )
             offset += n
         session.last_block_at = now + max(0, len(out) - 1) * spacing
-        return out
+        return _twice_if(t.fault, out)
 
     def _on_upgrade_end(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
         cmd = frame.command
@@ -528,6 +541,17 @@ class OtaServer:
         cmd = frame.command
         self.default_responses.append((src, int(cmd.command_id), int(cmd.status)))
         return []
+
+
+ENDLESS_WAIT_S = 1
+"""RequestTime (relative) of the WAIT_FOR_DATA an "endless-wait" server keeps answering."""
+
+
+def _twice_if(fault: ServerFault | None, out: list[Send]) -> list[Send]:
+    """A "duplicate" server's answer: every frame sent twice, each copy right after itself."""
+    if fault is not ServerFault.DUPLICATE:
+        return out
+    return [copy for send in out for copy in (send, send)]
 
 
 #: The command a client sent -> the server's answer to it.
