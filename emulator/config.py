@@ -14,6 +14,7 @@ input.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import errno
 import re
@@ -209,6 +210,32 @@ def choice(
         convert=convert,
         domain=f"from {names}",
     )
+
+
+def knobs(cls: type, *, skip: Iterable[str] = ()) -> dict[str, Key]:
+    """One optional key per field of a dataclass of knobs (a policy), named as the field, but
+    those in `skip`. Its TOML type follows the field's default: a boolean, an integer, a number,
+    or a `StrEnum`'s spellings (kept as the member); for a field whose default is None (TOML has
+    no null: set only to a value) its annotation says int or float. An absent key reads as
+    None, so the dataclass keeps its default; ranges stay the dataclass's own checks."""
+    keys: dict[str, Key] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default
+        if isinstance(default, enum.Enum):
+            keys[f.name] = choice(type(default), None)
+        elif isinstance(default, bool):
+            keys[f.name] = flag(None)
+        elif isinstance(default, float) or (default is None and "float" in str(f.type)):
+            keys[f.name] = Key((int, float), default=None, convert=float)
+        elif isinstance(default, int) or (default is None and "int" in str(f.type)):
+            keys[f.name] = Key(int, default=None)
+        elif isinstance(default, str):
+            keys[f.name] = text(None)
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: no TOML form for {f.type}")
+    return keys
 
 
 def array(

@@ -31,7 +31,6 @@ from emulator.interrupt import Interruption
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
-from emulator.ota.policy import ServerPolicy
 from emulator.outputs import check_outputs as _check_outputs
 from emulator.profiles import PROFILES_DIR, Route
 from emulator.scenario import (
@@ -55,7 +54,6 @@ def scenario_for(
 ) -> Scenario:
     """The scenario a home file describes (`seed` and `radio` override the file's)."""
     srv = config.server
-    when, delay = srv.upgrade_time
     cuts = tuple(PowerCut(at_fraction=f) for f in config.faults.power_loss_at)
     devices = tuple(
         profile_device(
@@ -85,13 +83,7 @@ def scenario_for(
         name=config.name,
         devices=devices,
         campaigns=tuple(c for c in campaigns if c.devices),
-        server=ServerPolicy(
-            block_size_cap=srv.max_block_size,
-            min_block_period=srv.minimum_block_period or None,
-            support_page_requests=srv.page_requests,
-            upgrade_time=when,
-            upgrade_delay_s=delay,
-        ),
+        server=srv.policy(),
         server_implementation=srv.implementation,
         faults=LinkPolicy(
             drop=f.drop_rate,

@@ -17,8 +17,9 @@ from pathlib import Path
 from emulator import config, framesize
 from emulator.config import ConfigReader, Key
 from emulator.device.campaign import MODES, PARTIES
-from emulator.errors import HomeFileError, ProfileError  # noqa: F401  (HomeFileError: re-exported)
+from emulator.errors import HomeFileError, PolicyError, ProfileError  # noqa: F401  (re-exported)
 from emulator.files import not_regular
+from emulator.ota.policy import ServerPolicy
 from emulator.profiles import DeviceProfile, Provenance, Route, load_profile, profile_names
 from emulator.radio.air import RADIO_FORMS, normal_radio, radio_problem
 
@@ -57,6 +58,20 @@ class ServerConfig:
     """Milliseconds between Image Block Requests the server asks for (0: no limit)."""
     page_requests: bool = True
     upgrade_time: tuple[str, int] = ("now", 0)
+    knobs: tuple[tuple[str, object], ...] = ()
+    """Every other `ServerPolicy` field the `[server]` table sets, by its field name."""
+
+    def policy(self) -> ServerPolicy:
+        """The hub's OTA server policy (for `implementation = "hanemu"`)."""
+        when, delay = self.upgrade_time
+        return ServerPolicy(
+            block_size_cap=self.max_block_size,
+            min_block_period=self.minimum_block_period or None,
+            support_page_requests=self.page_requests,
+            upgrade_time=when,
+            upgrade_delay_s=delay,
+            **dict(self.knobs),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +161,23 @@ def _upgrade_time() -> Key:
     )
 
 
+SERVER_KEYS_OF_FIELDS = {
+    "block_size_cap": "max_block_size",
+    "min_block_period": "minimum_block_period",
+    "support_page_requests": "page_requests",
+    "upgrade_time": "upgrade_time",
+    "upgrade_delay_s": "upgrade_time",
+}
+"""`ServerPolicy` fields a home sets under a key of its own -> that key. Every other field is a
+`[server]` key of its own name (`SERVER_KNOBS`), so a new server knob needs no change here."""
+SERVER_KNOBS = config.knobs(ServerPolicy, skip=SERVER_KEYS_OF_FIELDS)
 _SERVER: dict[str, Key] = {
     "implementation": config.choice(SERVERS, "hanemu"),
     "max_block_size": config.integer(1, 255, None),  # None: what fits the home's devices
     "minimum_block_period": config.integer(0, 0xFFFE, 0),
     "page_requests": config.flag(True),
     "upgrade_time": _upgrade_time(),
+    **SERVER_KNOBS,
 }
 
 
@@ -224,6 +250,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
     srv = r.table(top["server"], "server", _SERVER)
     devices = _devices(r, top["device"], profiles_dir)
     srv["max_block_size"] = _block_size(r, srv["max_block_size"], devices)
+    server = _server(r, srv)
     campaigns = _campaigns(r, top["campaign"], devices, path, home["duration"])
     faults = r.table(top["faults"], "faults", _FAULTS)
     return HomeConfig(
@@ -232,13 +259,29 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
         seed=home["seed"],
         radio=home["radio"],
         duration=home["duration"],
-        server=ServerConfig(**srv),
+        server=server,
         devices=devices,
         campaigns=campaigns,
         faults=Faults(**faults),
         option=home["option"],
         description=home["description"],
     )
+
+
+def _server(r: ConfigReader, srv: dict[str, object]) -> ServerConfig:
+    """The `[server]` table, its policy checked now (a value `ServerPolicy` refuses names its
+    key)."""
+    knobs = tuple((k, v) for k in SERVER_KNOBS if (v := srv.pop(k)) is not None)
+    server = ServerConfig(**srv, knobs=knobs)  # type: ignore[arg-type]
+    try:
+        server.policy()
+    except PolicyError as exc:
+        message = str(exc)
+        fields = ServerPolicy.__dataclass_fields__
+        field = next((f for f in fields if f"ServerPolicy.{f} " in message), None)
+        key = None if field is None else SERVER_KEYS_OF_FIELDS.get(field, field)
+        raise r.fail(f"server.{key}" if key else "server", message) from None
+    return server
 
 
 def _devices(
