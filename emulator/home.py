@@ -5,10 +5,11 @@ default, or the direct air), its campaigns and its faults. `scenario_for(config)
 `Scenario`: each device from its profile and route, each campaign for the devices it addresses
 (by device name, profile name or `*`; a device follows the last campaign that names it), the
 home's faults on OTA frames and its power cuts at download fractions. `run_home` plays it with
-the one scenario engine. `check_outputs` refuses, before the run, a report or pcap path that
-cannot be written whole or that names another output or one of the home's inputs
-(`home_inputs`). This module owns that translation; it never decides what a device, the hub or
-the head-end does, never writes a file and never reads wall time.
+the one scenario engine. `check_outputs` refuses, before the run, a report, pcap or inventory
+path that cannot be written whole or that names another output or one of the home's inputs
+(`home_inputs`), and an inventory path holding something that is no inventory. This module
+owns that translation; it never decides what a device, the hub or the head-end does, never
+writes a file and never reads wall time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from emulator.homefile import (  # noqa: F401  (re-exported for callers of emula
     load_home,
 )
 from emulator.interrupt import Interruption
+from emulator.inventory import Inventory, check_writable
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import parse_header
 from emulator.ota.link import LinkPolicy
@@ -143,10 +145,11 @@ def run_home(
     progress: Progress | None = None,
     interruption: Interruption | None = None,
     captures: Sequence[Capture] = (),
+    inventory: Inventory | None = None,
 ) -> ScenarioReport:
     """Run a home to its end: in virtual time, or in real time with `realtime`; a signal
     `interruption` catches ends it early (the report then says `interrupted`); `captures` (a
-    `radio.zep.ZepSink`) see every frame."""
+    `radio.zep.ZepSink`) see every frame; `inventory` gets a row per firmware switch."""
     scenario = scenario_for(config, seed=seed, radio=radio)
     return run(
         scenario,
@@ -155,6 +158,7 @@ def run_home(
         progress=progress,
         interruption=interruption,
         captures=captures,
+        inventory=inventory,
     )
 
 
@@ -175,8 +179,17 @@ def home_inputs(
 
 
 def check_outputs(
-    config: HomeConfig, home_file: Path, *, report: Path | None, pcap: Path | None
+    config: HomeConfig,
+    home_file: Path,
+    *,
+    report: Path | None,
+    pcap: Path | None,
+    inventory: Path | None = None,
 ) -> None:
-    """Refuse, before the run, a `--report` or `--pcap` path that cannot be written whole, that
-    names the same file as the other, or that names one of the home's inputs."""
-    _check_outputs({"--report": report, "--pcap": pcap}, home_inputs(config, home_file))
+    """Refuse, before the run, a `--report`, `--pcap` or `--inventory` path that cannot be
+    written, that names the same file as another, or that names one of the home's inputs; and
+    an inventory path holding a file that is no inventory (rows are added to an inventory)."""
+    outputs = {"--report": report, "--pcap": pcap, "--inventory": inventory}
+    _check_outputs(outputs, home_inputs(config, home_file))
+    if inventory is not None:
+        check_writable(inventory)

@@ -8,7 +8,8 @@ or, with `realtime`, on the wall clock, and returns one `ScenarioReport`. `virtu
 always scenario time: from the start to the moment every device settled, or the duration. A pcap
 is written whole when the run ends (or not at all when it fails); other captures (a live ZEP
 stream, `radio.zep.ZepSink`) see every frame as it lands. With an `Interruption`, SIGINT or
-SIGTERM ends the run at its next step and the report says `interrupted`.
+SIGTERM ends the run at its next step and the report says `interrupted`. With an `inventory`
+(`emulator.inventory`), the head-end records every firmware switch in it.
 
 Every random choice comes from one `random.Random(seed)`, so a run replays exactly. This module
 owns building and running a scenario; it never decides what a device, the hub or the head-end
@@ -35,6 +36,7 @@ from emulator.device.report import DeviceReport, device_report, settled
 from emulator.errors import ImageFormatError, ScenarioError
 from emulator.files import read_input
 from emulator.interrupt import Interruption
+from emulator.inventory import Inventory
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
 from emulator.ota.image import build_image, parse_header
@@ -186,11 +188,13 @@ def run(
     progress: Progress | None = None,
     interruption: Interruption | None = None,
     captures: Sequence[Capture] = (),
+    inventory: Inventory | None = None,
 ) -> ScenarioReport:
     """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`; a
     signal `interruption` catches ends it early. `captures` (e.g. a `radio.zep.ZepSink`, owned
-    by the caller) see every frame on the air, as the pcap does."""
-    engine = ScenarioRun(scenario, pcap, progress, captures=captures)
+    by the caller) see every frame on the air, as the pcap does; `inventory` (owned by the
+    caller) gets a row for every firmware switch."""
+    engine = ScenarioRun(scenario, pcap, progress, captures=captures, inventory=inventory)
     engine.interruption = interruption
     return engine.run(realtime=realtime)
 
@@ -206,8 +210,11 @@ class ScenarioRun:
         *,
         captures: Sequence[Capture] = (),
         server: OtaServer | None = None,
+        inventory: Inventory | None = None,
     ) -> None:
         self.scenario = scenario
+        self.inventory = inventory
+        """Where the head-end records every firmware switch (None: no listener at all)."""
         self.pcap = pcap
         self.captures = tuple(captures)
         """Called with every frame on the air and its time, after the pcap."""
@@ -283,7 +290,16 @@ class ScenarioRun:
         self.air = air
         self.hub = hub = CommsHub(server, clock, air.hub_send)
         latency = {} if s.dcc_latency_s is None else {"dcc_latency_s": s.dcc_latency_s}
-        self.headend = HeadEndRunner(clock, hub, air.offer, pki_seed=s.pki_seed, **latency)
+        self.headend = HeadEndRunner(
+            clock,
+            hub,
+            air.offer,
+            pki_seed=s.pki_seed,
+            inventory=self.inventory,
+            home=s.name,
+            seed=s.seed,
+            **latency,
+        )
         self._wake = pacer.wake
         try:
             await air.start(hub)
@@ -332,6 +348,8 @@ class ScenarioRun:
             air.attach(device, model=f"{_device_type(spec)} {model}")
             self._unsettled.add(nwk)
             device.on_change = functools.partial(self._check, spec, device)
+            if self.inventory is not None:
+                device.on_activated.append(self.headend.activated)
             for callback in self.on_device:
                 callback(device)
             if self.progress is not None:

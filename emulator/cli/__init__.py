@@ -42,6 +42,7 @@ AREAS = {
     "gbcs": "emulator.cli.gbcs",
     "home": "emulator.cli.home",
     "image": "emulator.cli.image",
+    "inventory": "emulator.cli.inventory",
     "ncp": "emulator.cli.ncp",
     "ota": "emulator.cli.ota",
     "profiles": "emulator.cli.profiles",

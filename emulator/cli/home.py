@@ -22,6 +22,7 @@ from emulator.cli.params import Int, RadioName, ZepAddress
 from emulator.errors import Interrupted
 from emulator.home import DEFAULT_HOME, HomeReport, check_outputs, load_home, run_home
 from emulator.interrupt import Interruption
+from emulator.inventory import Inventory
 from emulator.outputs import write_atomic
 from emulator.radio.zep import ZepSink
 
@@ -88,6 +89,14 @@ def _table(report: HomeReport) -> Table:
     help="Write the network traffic here (IEEE 802.15.4 pcap for Wireshark).",
 )
 @click.option(
+    "--inventory",
+    "inventory_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Add a row per firmware switch (device, type, route, supplier, the version it runs) "
+    "to this SQLite firmware inventory, created when absent (see 'hanemu inventory show').",
+)
+@click.option(
     "--zep",
     type=ZepAddress(),
     default=None,
@@ -112,6 +121,7 @@ def run(
     seed: int | None,
     report_path: Path | None,
     pcap_path: Path | None,
+    inventory_path: Path | None,
     zep: tuple[str, int] | None,
     radio: str | None,
     realtime: bool,
@@ -125,14 +135,21 @@ def run(
     With --zep, one line on stderr says how many frames were streamed."""
     home_path = home_file or DEFAULT_HOME
     config = load_home(home_path)
-    check_outputs(config, home_path, report=report_path, pcap=pcap_path)  # before the run
+    check_outputs(  # before the run
+        config, home_path, report=report_path, pcap=pcap_path, inventory=inventory_path
+    )
     with Interruption() as interruption:
         sinks = [] if zep is None else [ZepSink(*zep)]
+        inventory = None if inventory_path is None else Inventory.open(inventory_path)
         try:
-            report = _run(config, seed, radio, pcap_path, realtime, as_json, interruption, sinks)
+            report = _run(
+                config, seed, radio, pcap_path, realtime, as_json, interruption, sinks, inventory
+            )
         finally:
             for sink in sinks:
                 sink.close()
+            if inventory is not None:
+                inventory.close()
         for sink in sinks:
             click.echo(sink.summary(), err=True)
         data = report.to_json()
@@ -150,7 +167,9 @@ def run(
     ctx.exit(0 if report.ok else 1)
 
 
-def _run(config, seed, radio, pcap, realtime, as_json, interruption, captures) -> HomeReport:
+def _run(
+    config, seed, radio, pcap, realtime, as_json, interruption, captures, inventory
+) -> HomeReport:
     """The run, with a progress bar per device on a terminal."""
     console = Console(stderr=True)
     with Progress(
@@ -175,4 +194,5 @@ def _run(config, seed, radio, pcap, realtime, as_json, interruption, captures) -
             progress=progress,
             interruption=interruption,
             captures=captures,
+            inventory=inventory,
         )

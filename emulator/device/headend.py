@@ -15,7 +15,9 @@ on any air. For each device it follows one `DeviceCampaign`:
   MAC with the key the ACB shares with the device, and it carries one or the other (anything
   else is kept in `unauthenticated` with the reason, and acted on not at all);
 * it matches responses to commands by originator counter, and sends a command that got no
-  response again, up to `MAX_ATTEMPTS` times, then names why it gave up.
+  response again, up to `MAX_ATTEMPTS` times, then names why it gave up;
+* when the run keeps an inventory (`emulator.inventory`), it records every firmware switch with
+  the version the device really runs, as the DCC inventory holds it.
 
 It owns when the head-end acts; it never decides whether a device accepts (the device's
 `ActivationHandler` does) and never reads wall time.
@@ -52,6 +54,7 @@ from emulator.gbcs.messages import (
     decode_payload,
 )
 from emulator.gbcs.security import derive_mac_key, verify_mac, verify_signature
+from emulator.inventory import Activation, Inventory
 from emulator.profiles import DCC_PROVENANCES, DeviceProfile, Provenance, Route
 from emulator.testpki import DEFAULT_SEED, derive_key
 
@@ -133,6 +136,9 @@ class HeadEndRunner:
         *,
         pki_seed: int = DEFAULT_SEED,
         dcc_latency_s: float = DCC_LATENCY_S,
+        inventory: Inventory | None = None,
+        home: str = "",
+        seed: int = 0,
     ) -> None:
         self.clock = clock
         self.hub = hub
@@ -142,6 +148,11 @@ class HeadEndRunner:
         self.dcc_latency_s = dcc_latency_s
         self.headend = HeadEnd(derive_key("acb", pki_seed))
         self.campaigns: dict[int, DeviceCampaign] = {}
+        self.inventory = inventory
+        """Where `activated` records firmware switches (None: nowhere)."""
+        self.home = home
+        self.seed = seed
+        """The run the inventory's rows name."""
         hub.on_tunnel = self._from_device
 
     def add(self, campaign: DeviceCampaign) -> None:
@@ -201,6 +212,30 @@ class HeadEndRunner:
                 "no supplier slot (paper IHD option 3)"
             )
         return None
+
+    # -- inventory ------------------------------------------------------------------------------
+
+    def activated(self, device: EmulatedDevice, file_version: int) -> None:
+        """A device switched firmware (an `EmulatedDevice.on_activated` listener): the inventory
+        records the version its flash now really runs, whatever `file_version` it announced."""
+        if self.inventory is None:
+            return
+        campaign = self.campaigns.get(device.nwk)
+        profile = None if campaign is None else campaign.profile
+        self.inventory.record(
+            Activation(
+                device_id=f"{device.ieee:016X}",
+                device=device.name,
+                device_type=None if profile is None else str(profile.device_type),
+                profile=None if profile is None else profile.name,
+                route=None if campaign is None else str(campaign.route),
+                supplier=None if campaign is None else campaign.plan.supplier,
+                file_version=device.flash.running_version,
+                t=round(self.clock.now, 6),
+                home=self.home,
+                seed=self.seed,
+            )
+        )
 
     # -- activation -----------------------------------------------------------------------------
 
