@@ -14,7 +14,7 @@ writes a file and never reads wall time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from emulator.device.campaign import ActivationPlan
@@ -40,6 +40,7 @@ from emulator.scenario import (
     Capture,
     Consent,
     Progress,
+    RogueSpec,
     Scenario,
     ScenarioReport,
     profile_device,

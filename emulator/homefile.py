@@ -114,6 +114,16 @@ class Faults:
 
 
 @dataclass(frozen=True, slots=True)
+class RogueConfig:
+    """A rogue HAN node (`[[rogue]]`): it sends `target` its own Display Message at `at`."""
+
+    name: str
+    target: str
+    at: float
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HomeConfig:
     source: str
     name: str
@@ -125,6 +135,7 @@ class HomeConfig:
     devices: tuple[DeviceConfig, ...]
     campaigns: tuple[CampaignConfig, ...] = ()
     faults: Faults = field(default_factory=Faults)
+    rogues: tuple[RogueConfig, ...] = ()
     option: str | None = None
     """The options paper's option this home shows (e.g. "IHD 2"), for `hanemu options
     assess`; None for a home that shows none."""
@@ -143,6 +154,7 @@ _TOP: dict[str, Key] = {
     "device": config.array(noun="[[device]] tables", default=()),
     "campaign": config.array(noun="[[campaign]] tables", default=()),
     "faults": config.table({}),
+    "rogue": config.array(noun="[[rogue]] tables", default=()),
 }
 
 
@@ -253,6 +265,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
     server = _server(r, srv)
     campaigns = _campaigns(r, top["campaign"], devices, path, home["duration"])
     faults = r.table(top["faults"], "faults", _FAULTS)
+    rogues = _rogues(r, top["rogue"], devices, home["duration"])
     return HomeConfig(
         source=r.source,
         name=home["name"],
@@ -263,6 +276,7 @@ def load_home(path: str | Path, *, profiles_dir: Path | None = None) -> HomeConf
         devices=devices,
         campaigns=campaigns,
         faults=Faults(**faults),
+        rogues=rogues,
         option=home["option"],
         description=home["description"],
     )
@@ -394,6 +408,30 @@ def _campaigns(
             )
         )
     return tuple(campaigns)
+
+
+def _rogues(
+    r: ConfigReader, raw_rogues: tuple, devices: tuple[DeviceConfig, ...], end: float
+) -> tuple[RogueConfig, ...]:
+    spec = {
+        "name": config.text("rogue"),
+        "target": config.text(),
+        "at": config.number(0, end),
+        "text": Key(str, _display_text, None),
+    }
+    rogues: list[RogueConfig] = []
+    for i, raw in enumerate(raw_rogues):
+        key = f"rogue[{i}]"
+        g = r.table(raw, key, spec)
+        if not any(d.name == g["target"] for d in devices):
+            names = ", ".join(d.name for d in devices)
+            raise r.fail(f"{key}.target", f"no device named {g['target']!r} (devices: {names})")
+        rogues.append(RogueConfig(g["name"], g["target"], g["at"], g["text"]))
+    return tuple(rogues)
+
+
+def _display_text(text: str) -> str | None:
+    return None if len(text.encode()) <= 0xFE else "must be at most 254 octets of UTF-8"
 
 
 def _image(r: ConfigReader, key: str, path: Path) -> Path:

@@ -32,9 +32,16 @@ from emulator.device.flash import MemoryFlash
 from emulator.device.gbdevice import activation_config, client_policy, device_verifier
 from emulator.device.headend import DeviceCampaign, HeadEndRunner
 from emulator.device.hub import CommsHub
+from emulator.device.messaging import (
+    MESSAGING_CLUSTER,
+    DisplayMessage,
+    activation_text,
+    encode_display_message,
+)
 from emulator.device.report import DeviceReport, device_report, settled
 from emulator.errors import ImageFormatError, ScenarioError
 from emulator.files import read_input
+from emulator.gbcs.activation import ACTIVATION_RULES
 from emulator.interrupt import Interruption
 from emulator.inventory import Inventory
 from emulator.ota import client as oc
@@ -61,6 +68,8 @@ from emulator.testpki import DEFAULT_SEED
 JOIN_SPACING_S = 0.5
 """Between one device joining and the next (the first joins this long after the start)."""
 DEFAULT_DURATION_S = 2 * 86400.0
+ROGUE_SETTLE_S = 10.0
+"""After a rogue node sent its message: time for it to land and the target to act on it."""
 SETTLE_S = 1.0
 """Scenario time after every device settled in which frames in the air still land."""
 
@@ -124,6 +133,19 @@ class CampaignSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RogueSpec:
+    """A rogue HAN node: it holds the network key and sends a device its own Display Message."""
+
+    name: str
+    target: str
+    """The device it sends to (a device name of the scenario)."""
+    at: float
+    text: str | None = None
+    """Default: the activation text for the image the target's campaign distributed (its hash
+    is public: it names a published image)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     devices: tuple[DeviceSpec, ...]
@@ -137,6 +159,20 @@ class Scenario:
     pki_seed: int = DEFAULT_SEED
     dcc_latency_s: float | None = None
     """Default: `headend.DCC_LATENCY_S`."""
+    rogues: tuple[RogueSpec, ...] = ()
+
+    def needs_esme(self) -> bool:
+        """Whether the home's ESME takes part: a device activated by Display Message, a
+        campaign that asks for one, or a rogue node whose messages are told apart from it."""
+        return (
+            bool(self.rogues)
+            or any(
+                d.profile is not None
+                and ACTIVATION_RULES[d.profile.activation].display_message_activates
+                for d in self.devices
+            )
+            or any(c.plan.mode is ActivationMode.DISPLAY_MESSAGE for c in self.campaigns)
+        )
 
 
 @dataclass(slots=True)
@@ -230,6 +266,10 @@ class ScenarioRun:
         self.interruption: Interruption | None = None
         """Signals that end the run early (attached to the pacer while it plays)."""
         self._built: dict[tuple[Any, ...], bytes] = {}
+        self.esme_nwk: int | None = None
+        self._message_id = 0
+        self._rogues_waiting = 0
+        """Rogue nodes that have not sent yet: the run lasts until they have."""
         self._unsettled: set[int] = set()
         """Devices not settled at their last change (checked one device at a time, so the
         cost of a change does not grow with the number of devices)."""
@@ -304,10 +344,15 @@ class ScenarioRun:
         try:
             await air.start(hub)
             self._make_devices(air, rng)
+            self._han_nodes(air, rng)
             self._plan_campaigns()
             # Real devices come and go unseen by the scenario: such an air runs its duration.
             busy = air.runs_to_duration
-            while (self._unsettled or busy) and clock.now < s.duration and not pacer.stopped:
+            while (
+                (self._unsettled or busy or self._rogues_waiting)
+                and clock.now < s.duration
+                and not pacer.stopped
+            ):
                 await pacer.until_woken(s.duration)  # a wake may come early: check again
             end = min(clock.now, s.duration)
             if end < s.duration:  # let frames already in the air land (the server logs them)
@@ -356,6 +401,58 @@ class ScenarioRun:
                 name, report = spec.name, self.progress
                 device.on_progress = lambda done, total, n=name, r=report: r(n, done, total)
             self.clock.call_later(JOIN_SPACING_S * (i + 1), air.join, device)
+
+    def _han_nodes(self, air: Any, rng: random.Random) -> None:
+        """The ESME (when the home needs it) and the rogue nodes, with addresses drawn after
+        the devices' (a home without them draws nothing more)."""
+        s = self.scenario
+        if not s.needs_esme():
+            return
+        used = {0x0000} | {device.nwk for _spec, device in self.devices}
+
+        def address() -> int:
+            nwk = 0
+            while nwk in used:
+                nwk = rng.randrange(0x0001, 0xFFF8)
+            used.add(nwk)
+            return nwk
+
+        self.esme_nwk = address()
+        for _spec, device in self.devices:
+            device.esme_nwk = self.esme_nwk
+        self.headend.display = lambda device, text: self._display(self.esme_nwk, device, text)
+        by_name = {spec.name: device for spec, device in self.devices}
+        for rogue in s.rogues:
+            target = by_name.get(rogue.target)
+            if target is None:
+                raise ScenarioError(f"rogue node {rogue.name}: no device named {rogue.target!r}")
+            self._rogues_waiting += 1
+            self.clock.call_at(rogue.at, self._rogue_sends, rogue, address(), target)
+
+    def _display(self, src: int, device: EmulatedDevice, text: str) -> None:
+        """HAN node `src` sends `device` a Display Message with `text`."""
+        self._message_id += 1
+        frame = encode_display_message(
+            self._message_id, DisplayMessage(0x48450000 + self._message_id, text)
+        )
+        self.air.node_send(src, device.nwk, MESSAGING_CLUSTER, frame)
+
+    def _rogue_sends(self, rogue: RogueSpec, nwk: int, target: EmulatedDevice) -> None:
+        self._rogues_waiting -= 1
+        text = rogue.text
+        campaign = self.headend.campaigns.get(target.nwk)
+        if text is None and campaign is not None and campaign.image_hash is not None:
+            text = activation_text(campaign.image_hash)
+        if text is not None:
+            self._display(nwk, target, text)
+        # Whatever the target makes of it, look again once it has landed and been acted on.
+        self.clock.call_later(ROGUE_SETTLE_S, self._check_all)
+
+    def _check_all(self) -> None:
+        for spec, device in self.devices:
+            self._check(spec, device)
+        if not self._unsettled and not self._rogues_waiting:
+            self._wake()
 
     def _device(self, spec: DeviceSpec, nwk: int, ieee: int, rng: random.Random):
         return build_device(
@@ -416,7 +513,7 @@ class ScenarioRun:
         campaign = self.headend.campaigns.get(device.nwk)
         if settled(device, campaign, on_han=spec.route == Route.DCC):
             self._unsettled.discard(device.nwk)
-            if not self._unsettled:
+            if not self._unsettled and not self._rogues_waiting:
                 self._wake()
         else:
             self._unsettled.add(device.nwk)

@@ -48,10 +48,17 @@ def _table(report: HomeReport) -> Table:
         version = _version(d.start_file_version)
         if d.final_file_version != d.start_file_version:
             version += f"→{_version(d.final_file_version)}"
-        outcome = d.outcome if d.as_expected else f"{d.outcome} (not {d.expect})"
+        outcome = str(d.outcome)
+        if d.expect is not None and d.outcome != d.expect:
+            outcome += f" (not {d.expect})"
+        if not d.findings_as_expected:
+            outcome += f" (findings not {', '.join(d.expect_findings or ()) or 'none'})"
         time = "" if d.download_seconds is None else f"{d.download_seconds:.1f} s"
         style = None if d.as_expected else "red"
-        cells = (d.name, d.profile, d.route, version, outcome, d.reason or "", time)
+        reason = "\n".join(
+            [d.reason or "", *(f"{f.severity} {f.kind}: {f.sentence}" for f in d.findings)]
+        ).strip()
+        cells = (d.name, d.profile, d.route, version, outcome, reason, time)
         table.add_row(*map(Text, cells), style=style)
     for r in report.real_devices or ():  # seen on a dongle's network: no outcome is judged
         ends = r["upgrade_end"]

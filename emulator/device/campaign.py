@@ -44,6 +44,9 @@ class ActivationMode(enum.StrEnum):
     CRITICAL = "critical"
     NON_CRITICAL = "non-critical"
     CH_MANAGED = "ch-managed"
+    DISPLAY_MESSAGE = "display-message"
+    """The supplier has the ESME send a Display Message naming the image's hash (paper IHD
+    option 2); no GBCS command reaches the device."""
     NONE = "none"
 
 
@@ -124,10 +127,15 @@ class ActivationPlan:
             raise CampaignError("activation mode none sends no command to date, cancel or replay")
         if self.mode is ActivationMode.CH_MANAGED and (self.cancel or self.replay):
             raise CampaignError("the Comms Hub's instruction cannot be cancelled or replayed")
+        if self.mode is ActivationMode.DISPLAY_MESSAGE and (self.at or self.cancel or self.replay):
+            raise CampaignError(
+                "a Display Message activation cannot be dated, cancelled or replayed"
+            )
 
     def resolved_mode(self, profile: DeviceProfile) -> ActivationMode:
         """The concrete mode: `auto` becomes what the profile's activation class lets a remote
-        party do (`ACTIVATION_RULES`): its CS06 class, the Comms Hub's instruction, or none."""
+        party do (`ACTIVATION_RULES`): its CS06 class, the Comms Hub's instruction, a Display
+        Message, or none."""
         if self.mode != ActivationMode.AUTO:
             return ActivationMode(self.mode)
         rule = ACTIVATION_RULES[profile.activation]
@@ -137,6 +145,8 @@ class ActivationPlan:
             )
         if rule.ch_activates:
             return ActivationMode.CH_MANAGED
+        if rule.display_message_activates:
+            return ActivationMode.DISPLAY_MESSAGE
         return ActivationMode.NONE
 
     def commands(
@@ -149,7 +159,7 @@ class ActivationPlan:
         mode: str | None = None,
         headend: HeadEnd | None = None,
     ) -> list[bytes]:
-        """The CS06 commands to send, in order (none for `ch-managed` and `none`).
+        """The CS06 commands to send, in order (none for the other modes).
 
         `mode` is the concrete mode (pass `resolved_mode(profile)` when the plan says `auto`).
         `headend` keeps originator counters across campaigns (default: a fresh one for `seed`).
@@ -218,7 +228,7 @@ def profile_image(
         file_version=file_version,
         min_hw=z.hardware_version,
         max_hw=z.hardware_version,
-        header_string=f"hanemu {profile.name} image",
+        header_string=f"hanemu {profile.name} image"[:32],
         supplier_key=signer.signing_key,
     )
 

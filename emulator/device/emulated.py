@@ -26,6 +26,7 @@ from emulator.device.campaign import at_time, seconds_at
 from emulator.device.driver import ClientDriver
 from emulator.device.flash import MemoryFlash
 from emulator.device.gbdevice import GbDevice
+from emulator.device.messaging import decode_display_message, requested_hash
 from emulator.device.tunnel import (
     GBCS_TUNNEL_ID,
     TRANSFER_DATA_S2C,
@@ -137,6 +138,9 @@ class EmulatedDevice(ClientDriver):
         """Every tunnel frame that reached the device: when, its counter, the verdict."""
         self.findings: list[Finding] = []
         """What this device's updates showed about the security model (`emulator.findings`)."""
+        self.esme_nwk: int | None = None
+        """The home's ESME, as the device knows it (paper IHD option 2 trusts it as a source);
+        reports name other senders of a Display Message by their NWK address."""
         self.consent: str | None = None
         """The consumer's answer when the device asked ("accepted", "declined", "timed-out")."""
         self.on_activated: list[Callable[[EmulatedDevice, int], None]] = []
@@ -216,6 +220,60 @@ class EmulatedDevice(ClientDriver):
             entry["detail"] = outcome.detail
         self._event("gbcs", verdict=entry.get("verdict"))
         self._arm_tick()
+        self.on_change()
+
+    def messaging_frame(self, zcl: bytes, src: int) -> None:
+        """A Messaging cluster frame from another HAN node (the ESME, or any other). A Display
+        Message is shown; one whose text asks to activate firmware reaches the GB handler,
+        which acts on it only for the display-message class (paper IHD option 2). Each such
+        request is a finding: the activation no signature or MAC protected, the rogue one, or
+        the request the device ignored."""
+        if not self._powered:
+            return
+        message = decode_display_message(zcl)
+        if message is None:
+            return
+        wanted = requested_hash(message.text)
+        sender = "the ESME" if src == self.esme_nwk else f"HAN node 0x{src:04X}"
+        event: dict[str, Any] = {"src": f"0x{src:04X}", "text": message.text}
+        if wanted is None:
+            self._event("display-message", **event, verdict="shown")
+            return
+        if self.gb is None:
+            self._event("display-message", **event, verdict="no activation over the HAN")
+            self.found(
+                "display-message-refused",
+                Severity.INFO,
+                f"a Display Message from {sender} asked to activate firmware and was ignored: "
+                "this device takes no activation over the HAN",
+            )
+            self.on_change()
+            return
+        outcome = self.gb.display_message(wanted)
+        self._event("display-message", **event, verdict=outcome.verdict.value)
+        if not outcome.accepted:
+            self.found(
+                "display-message-refused",
+                Severity.INFO,
+                f"a Display Message from {sender} asked to activate firmware and was ignored: "
+                f"this device's activation is {self.gb.handler.config.rule.description}",
+            )
+        elif outcome.activated_version is not None and src == self.esme_nwk:
+            self.found(
+                "display-message-activation",
+                Severity.MEDIUM,
+                "firmware activated by a Display Message relayed by the ESME: a non-critical "
+                "command that no signature or MAC protects (it breaks the GBCS security model; "
+                "paper IHD option 2)",
+            )
+        elif outcome.activated_version is not None:
+            self.found(
+                "rogue-activation",
+                Severity.HIGH,
+                f"firmware activated by a Display Message from HAN node 0x{src:04X}, which is "
+                "not the ESME: any node holding the network key can switch this device's "
+                "firmware",
+            )
         self.on_change()
 
     def server_found(self, address: int) -> None:
@@ -359,7 +417,7 @@ class EmulatedDevice(ClientDriver):
         finding = Finding(kind, severity, sentence)
         if finding not in self.findings:
             self.findings.append(finding)
-            self._event("finding", kind=kind, severity=severity.value)
+            self._event("finding", finding=kind, severity=severity.value)
 
     def _activate(self) -> None:
         self._rebooting = True  # before power goes: whoever watches sees a reboot under way

@@ -218,6 +218,13 @@ class GbDevice:
         if outcome is not None:
             self._emit(outcome)
 
+    def display_message(self, image_hash: bytes) -> Outcome:
+        """A Display Message asked to activate the image with this hash (paper IHD option 2)."""
+        outcome = self.handler.display_message_activate(image_hash, self.now())
+        self.log.verdict = outcome.verdict.value
+        self._emit(outcome)
+        return outcome
+
     def ch_activate(self) -> Outcome:
         """The Comms Hub instructs activation (CH-managed devices raise CS09)."""
         outcome = self.handler.ch_activate(self.now())

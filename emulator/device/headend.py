@@ -8,8 +8,11 @@ on any air. For each device it follows one `DeviceCampaign`:
   power) or at a site visit;
 * when the device's Firmware Distribution Receipt Alert 0x8F72 reaches it (or at the plan's
   explicit `activate_at`), it sends the plan's CS06 commands, built with the device's own
-  activation config and keys, after the DCC's latency, or has the hub instruct a CH-managed
-  device;
+  activation config and keys, after the DCC's latency, has the hub instruct a CH-managed
+  device, or has the ESME send a display-message device the activation text (paper IHD
+  option 2);
+* on the DCC route it first applies the DCC's scope and the enablers option 1 needs
+  (`dcc_refusal`), and refuses a device with the reason;
 * it decodes every response and alert and believes it only when it is the device's: its
   originator is the device, a signature it carries verifies with the device's signing key, a
   MAC with the key the ACB shares with the device, and it carries one or the other (anything
@@ -34,6 +37,7 @@ from emulator.device.campaign import ActivationMode, ActivationPlan, image_hash,
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.gbdevice import manufacturer_image
 from emulator.device.hub import CommsHub
+from emulator.device.messaging import activation_text
 from emulator.device.tunnel import (
     HUB_INSTRUCTION_ACTIVATE,
     HUB_INSTRUCTION_TUNNEL_ID,
@@ -63,6 +67,8 @@ DCC_LATENCY_S = 30.0
 HUB_LATENCY_S = 5.0
 """From a receipt alert to the hub's own activation instruction (CH-managed devices), and
 between successive commands of one plan."""
+DISPLAY_LANDING_S = HUB_LATENCY_S
+"""How long the head-end counts a Display Message as under way (nothing acknowledges it)."""
 RESPONSE_TIMEOUT_S = 120.0
 """How long the head-end waits for a command's response before sending it again."""
 MAX_ATTEMPTS = 3
@@ -136,6 +142,7 @@ class HeadEndRunner:
         *,
         pki_seed: int = DEFAULT_SEED,
         dcc_latency_s: float = DCC_LATENCY_S,
+        display: Callable[[EmulatedDevice, str], None] | None = None,
         inventory: Inventory | None = None,
         home: str = "",
         seed: int = 0,
@@ -144,6 +151,8 @@ class HeadEndRunner:
         self.hub = hub
         self.offer = offer
         """The DCC route's last step: the hub's OTA server (or the air's) gets the image."""
+        self.display = display
+        """The Display Message route's last step: the ESME shows a device a text."""
         self.pki_seed = pki_seed
         self.dcc_latency_s = dcc_latency_s
         self.headend = HeadEnd(derive_key("acb", pki_seed))
@@ -255,6 +264,19 @@ class HeadEndRunner:
             return
         campaign.sent = True
         device = campaign.device
+        if campaign.mode is ActivationMode.DISPLAY_MESSAGE:
+            assert campaign.image_hash is not None
+            text = activation_text(campaign.image_hash)
+            record = {"kind": "display-message", "text": text, "t": round(self.clock.now, 6)}
+            campaign.commands.append(record)
+            campaign.dcc_messages += 1  # the supplier's request to the ESME, through the DCC
+            if self.display is None:
+                record["gave_up"] = "no ESME in this home to send the Display Message"
+            else:
+                self.display(device, text)
+                # Nothing answers a Display Message: give it time to land and be acted on.
+                self._arm(DISPLAY_LANDING_S, _nothing, campaign)
+            return
         if campaign.mode is ActivationMode.CH_MANAGED:
             delay = 0.0
             if campaign.plan.at is not None:
@@ -389,6 +411,12 @@ class HeadEndRunner:
             if not verify_mac(frame, key):
                 return "the MAC does not verify"
         return None
+
+
+def _nothing(_campaign: DeviceCampaign) -> None:
+    pass
+
+
 
 
 def _describe(message: bytes, *, replay: bool) -> dict[str, Any]:

@@ -49,7 +49,14 @@ def _command_verdicts(device: EmulatedDevice, commands: list[dict[str, Any]]) ->
     """Give each command the device's verdict on it (the first of its attempts that reached a
     powered device), matching by originator counter in the order they were received."""
     received = list(device.gbcs_received)
+    shown = [e for e in device.events if e.get("event") == "display-message" and "verdict" in e]
     for command in commands:
+        if command["kind"] == "display-message":  # the ESME's text: matched by its words
+            seen = next((e for e in shown if e["text"] == command["text"]), None)
+            if seen is not None:
+                shown.remove(seen)
+                command["verdict"] = seen["verdict"]
+            continue
         key = command.get("counter")
         taken = [
             r
@@ -65,6 +72,12 @@ def _command_verdicts(device: EmulatedDevice, commands: list[dict[str, Any]]) ->
             command["verdict"] = processed[0]["verdict"]
             if "detail" in processed[0]:
                 command["detail"] = processed[0]["detail"]
+
+
+_SOURCES = {"hub-instruction": "Comms Hub activation", "display-message": "Display Message"}
+"""How a refused command that is not a CS06 is named in a reason."""
+_NAMED_PARTY = frozenset({"not-lead-supplier"})
+"""Verdicts whose detail a reason repeats: it names who may act instead (the lead supplier)."""
 
 
 def oversize_frames(device: EmulatedDevice) -> list[str]:
@@ -97,8 +110,11 @@ def _judge(
         if verdict is None:
             lost.append(f"{command['kind']}: never processed")
         elif verdict != "accepted":
-            source = "Comms Hub activation" if command["kind"] == "hub-instruction" else "CS06"
-            notes.append(f"{source} refused: {verdict}")
+            source = _SOURCES.get(command["kind"], "CS06")
+            said = (
+                f" ({command['detail']})" if verdict in _NAMED_PARTY and "detail" in command else ""
+            )
+            notes.append(f"{source} refused: {verdict}{said}")
         elif command["kind"] == "cancel":
             cancelled = True
         code = command.get("response")

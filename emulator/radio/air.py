@@ -97,6 +97,10 @@ class Air(Protocol):
     def hub_send(self, nwk: int, cluster: int, data: bytes, endpoint: int | None) -> None:
         """Carry a hub frame to a device."""
 
+    def node_send(self, src: int, nwk: int, cluster: int, data: bytes) -> None:
+        """Carry a frame from another HAN node (the ESME, a rogue node: NWK address `src`,
+        not the hub) to the device at `nwk`."""
+
     def attach(self, device: EmulatedDevice, *, model: str) -> None:
         """Put a device on the air (it gets its `port`); it has no power yet."""
 
@@ -111,8 +115,8 @@ class Air(Protocol):
 
 
 def refuse(device: EmulatedDevice, reason: str, *, cluster: int, sender: str) -> None:
-    """Record that the air refused a frame from `sender` ("device" or "hub") to or from
-    `device` because it does not fit one 802.15.4 frame (`reason` says by how much)."""
+    """Record that the air refused a frame from `sender` ("device", "hub" or another "node")
+    to or from `device` because it does not fit one 802.15.4 frame (`reason` says how)."""
     device.events.append(
         {
             "t": round(device.clock.now, 6),

@@ -21,6 +21,7 @@ from emulator import framesize
 from emulator.clock import Clock
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import CommsHub
+from emulator.device.messaging import MESSAGING_CLUSTER
 from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.frames import Send
 from emulator.ota.link import Link, LinkPolicy
@@ -107,6 +108,15 @@ class _DirectPort:
         elif cluster == TUNNELING_CLUSTER:
             self._carry(self.tunnel_down, data, self._tunnel_at_device)
 
+    def from_node(self, src: int, cluster: int, data: bytes) -> None:
+        """Another HAN node's frame (the ESME's, a rogue's), on the fault-free in-order link."""
+        if cluster == MESSAGING_CLUSTER and self._fits(cluster, data, "node"):
+            self._carry(self.tunnel_down, data, lambda d: self._messaging_at_device(d, src))
+
+    def _messaging_at_device(self, data: bytes, src: int) -> None:
+        if self.air.up:
+            self.device.messaging_frame(data, src)
+
     def _ota_at_device(self, data: bytes) -> None:
         if self.air.up:
             self.device.ota_frame(data, HUB_ADDRESS)
@@ -141,6 +151,11 @@ class DirectAir:
         port = self._ports.get(nwk)
         if port is not None:
             port.from_hub(cluster, data)
+
+    def node_send(self, src: int, nwk: int, cluster: int, data: bytes) -> None:
+        port = self._ports.get(nwk)
+        if port is not None:
+            port.from_node(src, cluster, data)
 
     def attach(self, device: EmulatedDevice, *, model: str) -> None:
         port = _DirectPort(self, device, random.Random(self.rng.getrandbits(64)))

@@ -219,6 +219,19 @@ class VirtualNetwork:
             if self.nodes.get(node.nwk) is node:
                 node.receive(packet)
 
+    def between_nodes(self, packet: t.ZigbeePacket) -> None:
+        """A node that is not the coordinator (the ESME, a rogue node) transmits straight to an
+        attached node, as routers in a mesh do; an address nobody holds hears nothing."""
+        loop = asyncio.get_running_loop()
+        node = self.nodes.get(packet.dst.address)
+        if node is None:
+            return
+        if self._refused(packet, node.nwk) is not None:
+            return
+        sender = int(packet.src.address)
+        for delay, copy in self._copies(packet, self.down, node.nwk, sender):
+            loop.call_later(delay, self._land_at_nodes, copy, [node])
+
     def to_coordinator(self, packet: t.ZigbeePacket) -> None:
         """A node transmits (to the coordinator, or a broadcast the coordinator hears)."""
         loop = asyncio.get_running_loop()

@@ -27,15 +27,19 @@ from zigpy.ota.image import BaseOTAImage, OTAImageHeader
 from zigpy.ota.providers import BaseOtaImageMetadata
 
 from emulator.clock import Clock
+from emulator.device.campaign import at_time
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import HUB_DESCRIPTOR, HUB_ENDPOINT, CommsHub
 from emulator.device.tunnel import TUNNELING_CLUSTER
 from emulator.ota.link import LinkPolicy
-from emulator.profiles import OTA_CLUSTER
+from emulator.profiles import OTA_CLUSTER, SMART_ENERGY_PROFILE
 from emulator.radio import virtual
 from emulator.radio.air import refuse
 from emulator.radio.virtual import Capture, VirtualNetwork
 from emulator.radio.zigpy_node import ZigpyNode
+
+HAN_NODE_ENDPOINT = 1
+"""The endpoint another HAN node (the ESME, a rogue node) sends from."""
 
 
 class RawFirmware(BaseOTAImage):
@@ -86,6 +90,8 @@ class ZigpyAir:
         self.net.on_oversize = self._oversize
         self.nodes: dict[int, ZigpyNode] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._aps = 0
+        """APS counter of the frames other HAN nodes (ESME, rogue) send through this air."""
         self.app: Any = None
 
     @property
@@ -129,6 +135,27 @@ class ZigpyAir:
                 dst_ep=endpoint or node.ota_endpoint,
                 cluster=cluster,
                 data=data,
+            )
+        )
+
+    def node_send(self, src: int, nwk: int, cluster: int, data: bytes) -> None:
+        node = self.nodes.get(nwk)
+        if node is None:
+            return
+        self._aps = (self._aps + 1) & 0xFF
+        self.net.between_nodes(
+            t.ZigbeePacket(
+                timestamp=at_time(self.clock.now),
+                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(src)),
+                src_ep=HAN_NODE_ENDPOINT,
+                dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(nwk)),
+                dst_ep=node.endpoint_for(cluster),
+                tsn=self._aps,
+                profile_id=SMART_ENERGY_PROFILE,
+                cluster_id=cluster,
+                data=t.SerializableBytes(data),
+                lqi=255,
+                rssi=-40,
             )
         )
 

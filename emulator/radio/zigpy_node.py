@@ -31,6 +31,7 @@ from emulator.clock import Clock, Timer
 from emulator.device.campaign import at_time
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.hub import HUB_ENDPOINT
+from emulator.device.messaging import MESSAGING_CLUSTER
 from emulator.device.tunnel import TRANSFER_DATA_S2C, TUNNELING_CLUSTER
 from emulator.ota.frames import Send
 from emulator.profiles import OTA_CLUSTER
@@ -126,6 +127,14 @@ class ZigpyNode:
     @property
     def ota_endpoint(self) -> int:
         return self._ota_ep.id
+
+    def endpoint_for(self, cluster: int) -> int:
+        """The endpoint holding `cluster` as client (where a server sends it), else the OTA
+        endpoint (which then answers UNSUPPORTED_CLUSTER)."""
+        return next(
+            (e.id for e in self.identity.endpoints if cluster in e.output_clusters),
+            self._ota_ep.id,
+        )
 
     def announce(self) -> None:
         """Join: broadcast Device_annce."""
@@ -341,6 +350,9 @@ class ZigpyNode:
             answer = zcl_general.default_response(
                 hdr, foundation.Status.SUCCESS, broadcast=broadcast
             )
+        elif packet.cluster_id == MESSAGING_CLUSTER and client and fc.is_cluster:
+            self.device.messaging_frame(packet.data.serialize(), packet.src.address)
+            answer = None  # a Display Message asks for no Default Response; others are ignored
         elif packet.cluster_id == Identify.cluster_id and not client:
             answer = self._identify(hdr, payload, broadcast=broadcast)
         else:
