@@ -27,6 +27,12 @@ EXPECTED = {
     "ppmid-opt2": ("PPMID", "critical", 2, ("ppmid",)),
     "ppmid-ch-managed": ("PPMID", "ch-managed", 0, ("ppmid",)),
     "hcalcs-opt1": ("HCALCS", "critical", 1, ("hcalcs",)),
+    "ihd-opt2": ("IHD", "display-message", 0, ("ihd",)),
+    "ihd-opt6": ("IHD", "local-only", 0, ("ihd",)),
+    "ppmid-opt4": ("PPMID", "local-only", 0, ("ppmid",)),
+    "hcalcs-opt2": ("HCALCS", "local-only", 0, ("hcalcs",)),
+    "ihd-opt1-without-opt3": ("IHD", "critical", 0, ("ihd-opt1", "ihd")),
+    "ihd-opt1-without-opt4": ("IHD", "critical", 2, ("ihd-opt1", "ihd")),
 }
 
 
