@@ -44,6 +44,7 @@ AREAS = {
     "image": "emulator.cli.image",
     "inventory": "emulator.cli.inventory",
     "ncp": "emulator.cli.ncp",
+    "options": "emulator.cli.options",
     "ota": "emulator.cli.ota",
     "profiles": "emulator.cli.profiles",
 }
