@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -355,3 +357,34 @@ def test_chromium_shows_every_device_and_option_row(assessed, tmp_path):
     }
     assert shown == expected and len(parsed.rows) == len(expected)
     assert 'id="assessment"' in dom and "Technical Specification change" in dom
+
+
+def test_an_interrupted_assessment_writes_nothing(tmp_path):
+    """SIGINT while a home runs: exit 130, one line, and no assessment (a part of one would
+    read as the whole)."""
+    devices = "\n".join(
+        f'[[device]]\nname = "d{i}"\nprofile = "{p}"'
+        for i, p in enumerate(("ihd-opt1", "ppmid-ch-managed", "hcalcs-opt1") * 2)
+    )
+    slow = (
+        '[home]\nname = "slow"\noption = "IHD 1"\nradio = "zigpy"\n\n'
+        f"{devices}\n\n"
+        "[[campaign]]\nbuild = { file_version = 0x0123ABCE, size = 32768 }\n\n"
+        "[faults]\ndrop_rate = 0.05\n"
+    )
+    homes = _homes(tmp_path / "homes", {f"slow-{i}.toml": slow for i in range(3)})
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "options", "assess", "--homes", str(homes),
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # every home loaded, outputs checked
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == "interrupted" and stdout == ""
+    assert list(out.iterdir()) == []
