@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.device.report import DeviceReport
 from emulator.errors import HanemuError
 from emulator.findings import Finding
 from emulator.home import HOMES_DIR, HomeConfig, load_home, run_home
@@ -216,7 +217,7 @@ def _label(config: HomeConfig) -> str:
     return config.option or config.name
 
 
-def _row(config: HomeConfig, home: HomeRun, d: Any) -> Row:
+def _row(config: HomeConfig, home: HomeRun, d: DeviceReport) -> Row:
     device = next(x for x in config.devices if x.name == d.name)
     profile = device.profile
     return Row(

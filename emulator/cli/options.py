@@ -90,9 +90,6 @@ def assess_command(ctx: click.Context, out_dir: Path, homes_dir: Path | None) ->
     ctx.exit(0 if assessment.ok else 1)
 
 
-assess_command.name = "assess"
-
-
 def _prepare(out_dir: Path, inputs: list[tuple[Path, str]]) -> dict[str, Path]:
     """Create the output directory and check every output path in it, before any run."""
     try:
