@@ -101,6 +101,16 @@ class CaptureError(HanemuError):
     """A live capture that cannot be set up: a `--zep` address that does not parse or resolve."""
 
 
+class ManifestError(FormatError):
+    """A Wi-Fi update manifest that cannot be decoded: too large, not UTF-8 JSON, or a field
+    missing, unknown, of the wrong type or out of range (`field` names it)."""
+
+
+class WifiError(HanemuError):
+    """A Wi-Fi update server that cannot be used as asked (`hanemu home trigger`): a URL that
+    is not one, a server that cannot be reached, a device it does not know."""
+
+
 class TransitionError(AssertionError):
     """The OTA client broke its own transition table: a handler left the client in a state its
     row does not allow, or a (state, trigger) pair is in neither TRANSITIONS nor IGNORED. A bug
