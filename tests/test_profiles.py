@@ -33,6 +33,10 @@ EXPECTED = {
     "hcalcs-opt2": ("HCALCS", "local-only", 0, ("hcalcs",)),
     "ihd-opt1-without-opt3": ("IHD", "critical", 0, ("ihd-opt1", "ihd")),
     "ihd-opt1-without-opt4": ("IHD", "critical", 2, ("ihd-opt1", "ihd")),
+    "ihd-opt5-proactive": ("IHD", "local-only", 0, ("ihd",)),
+    "ihd-opt5-reactive": ("IHD", "local-only", 0, ("ihd-opt5-proactive", "ihd")),
+    "ppmid-opt3-proactive": ("PPMID", "local-only", 0, ("ppmid",)),
+    "ppmid-opt3-reactive": ("PPMID", "local-only", 0, ("ppmid-opt3-proactive", "ppmid")),
 }
 
 
