@@ -114,6 +114,8 @@ def _campaign(
         supplier=c.supplier,
         plan=ActivationPlan(mode=c.activate, supplier=c.supplier),
         at=c.at,
+        wifi=c.wifi,
+        trigger=c.trigger,
     )
 
 
@@ -147,10 +149,12 @@ def run_home(
     interruption: Interruption | None = None,
     captures: Sequence[Capture] = (),
     inventory: Inventory | None = None,
+    on_wifi_server: Callable[[str], None] | None = None,
 ) -> ScenarioReport:
     """Run a home to its end: in virtual time, or in real time with `realtime`; a signal
     `interruption` catches ends it early (the report then says `interrupted`); `captures` (a
-    `radio.zep.ZepSink`) see every frame; `inventory` gets a row per firmware switch."""
+    `radio.zep.ZepSink`) see every frame; `inventory` gets a row per firmware switch;
+    `on_wifi_server` is told the Wi-Fi update server's URL when the home has Wi-Fi devices."""
     scenario = scenario_for(config, seed=seed, radio=radio)
     return run(
         scenario,
@@ -160,6 +164,7 @@ def run_home(
         interruption=interruption,
         captures=captures,
         inventory=inventory,
+        on_wifi_server=on_wifi_server,
     )
 
 

@@ -22,6 +22,7 @@ from emulator.files import not_regular
 from emulator.ota.policy import ServerPolicy
 from emulator.profiles import DeviceProfile, Provenance, Route, load_profile, profile_names
 from emulator.radio.air import RADIO_FORMS, normal_radio, radio_problem
+from emulator.wifi.plan import TRIGGERS, VARIANTS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 HOMES_DIR = PROJECT_DIR / "profiles" / "homes"
@@ -103,6 +104,10 @@ class CampaignConfig:
     activate: str = "auto"
     at: float = 0.0
     supplier: str = "A"
+    wifi: str = "genuine"
+    """What the update server serves a Wi-Fi device (`emulator.wifi.plan.VARIANTS`)."""
+    trigger: str = "supplier"
+    """Who triggers a reactive Wi-Fi device (`emulator.wifi.plan.TRIGGERS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +387,8 @@ def _campaigns(
         "activate": config.choice(ACTIVATE, "auto"),
         "at": config.number(0, end, 0.0),
         "supplier": config.choice(SUPPLIERS, "A"),
+        "wifi": config.choice(tuple(VARIANTS), "genuine"),
+        "trigger": config.choice(TRIGGERS, "supplier"),
     }
     campaigns: list[CampaignConfig] = []
     for i, raw in enumerate(raw_campaigns):
@@ -405,6 +412,8 @@ def _campaigns(
                 activate=c["activate"],
                 at=c["at"],
                 supplier=c["supplier"],
+                wifi=c["wifi"],
+                trigger=c["trigger"],
             )
         )
     return tuple(campaigns)

@@ -64,6 +64,7 @@ from emulator.radio import timeloop
 from emulator.radio.air import make_air, wall_clock
 from emulator.radio.pcap import PcapWriter
 from emulator.testpki import DEFAULT_SEED
+from emulator.wifi.route import WifiPlan, WifiRoute
 
 JOIN_SPACING_S = 0.5
 """Between one device joining and the next (the first joins this long after the start)."""
@@ -130,6 +131,10 @@ class CampaignSpec:
     """When the head-end distributes it."""
     activate_at: float | None = None
     """Send the activation at this time instead of on the receipt alert."""
+    wifi: str = "genuine"
+    """What the update server serves a Wi-Fi device (`emulator.wifi.plan.VARIANTS`)."""
+    trigger: str = "supplier"
+    """Who triggers a reactive Wi-Fi device: the supplier as it publishes, or "manual"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,13 +230,16 @@ def run(
     interruption: Interruption | None = None,
     captures: Sequence[Capture] = (),
     inventory: Inventory | None = None,
+    on_wifi_server: Callable[[str], None] | None = None,
 ) -> ScenarioReport:
     """Play a scenario to its end: in virtual time, or on the wall clock with `realtime`; a
     signal `interruption` catches ends it early. `captures` (e.g. a `radio.zep.ZepSink`, owned
     by the caller) see every frame on the air, as the pcap does; `inventory` (owned by the
-    caller) gets a row for every firmware switch."""
+    caller) gets a row for every firmware switch; `on_wifi_server` is told the Wi-Fi update
+    server's URL when the scenario has one."""
     engine = ScenarioRun(scenario, pcap, progress, captures=captures, inventory=inventory)
     engine.interruption = interruption
+    engine.on_wifi_server = on_wifi_server
     return engine.run(realtime=realtime)
 
 
@@ -265,6 +273,10 @@ class ScenarioRun:
         """Keep time running until then even when every device settled earlier (tests)."""
         self.interruption: Interruption | None = None
         """Signals that end the run early (attached to the pacer while it plays)."""
+        self.wifi: WifiRoute | None = None
+        """The Wi-Fi route (update server and updaters) when a device is on it."""
+        self.on_wifi_server: Callable[[str], None] | None = None
+        """Told the Wi-Fi update server's URL once it listens."""
         self._built: dict[tuple[Any, ...], bytes] = {}
         self.esme_nwk: int | None = None
         self._message_id = 0
@@ -279,7 +291,8 @@ class ScenarioRun:
         path), otherwise on hanemu's asyncio loop, in virtual time unless `realtime` (or an air
         that can only run on the wall clock)."""
         realtime = realtime or wall_clock(self.scenario.radio)
-        if realtime or self.scenario.radio != "direct":
+        wifi = any(spec.route == Route.WIFI for spec in self.scenario.devices)  # real HTTP
+        if realtime or self.scenario.radio != "direct" or wifi:
             return timeloop.run(self.play(LoopPacer), realtime=realtime)
         return run_stepped(self.play(StepPacer))
 
@@ -330,10 +343,13 @@ class ScenarioRun:
         self.air = air
         self.hub = hub = CommsHub(server, clock, air.hub_send)
         latency = {} if s.dcc_latency_s is None else {"dcc_latency_s": s.dcc_latency_s}
+        if any(spec.route == Route.WIFI for spec in s.devices):
+            self.wifi = WifiRoute(clock, pki_seed=s.pki_seed)
         self.headend = HeadEndRunner(
             clock,
             hub,
             air.offer,
+            wifi=None if self.wifi is None else self.wifi.publish,
             pki_seed=s.pki_seed,
             inventory=self.inventory,
             home=s.name,
@@ -342,6 +358,10 @@ class ScenarioRun:
         )
         self._wake = pacer.wake
         try:
+            if self.wifi is not None:
+                url = await self.wifi.start()
+                if self.on_wifi_server is not None:
+                    self.on_wifi_server(url)
             await air.start(hub)
             self._make_devices(air, rng)
             self._han_nodes(air, rng)
@@ -365,7 +385,11 @@ class ScenarioRun:
         finally:
             for _spec, device in self.devices:
                 device.on_change = _nothing
-            await air.stop()
+            try:
+                await air.stop()
+            finally:
+                if self.wifi is not None:
+                    await self.wifi.stop()
         return ScenarioReport(
             name=s.name,
             seed=s.seed,
@@ -391,6 +415,8 @@ class ScenarioRun:
             self.devices.append((spec, device))
             model = "plain OTA client" if spec.profile is None else spec.profile.name
             air.attach(device, model=f"{_device_type(spec)} {model}")
+            if spec.route == Route.WIFI and self.wifi is not None:
+                self.wifi.add(device, spec.profile, spec.consent)
             self._unsettled.add(nwk)
             device.on_change = functools.partial(self._check, spec, device)
             if self.inventory is not None:
@@ -478,6 +504,8 @@ class ScenarioRun:
                     provenance=spec.provenance,
                 )
                 self.headend.add(dc)
+                if spec.route == Route.WIFI and self.wifi is not None:
+                    self.wifi.plan(name, WifiPlan(campaign.wifi, campaign.trigger))
                 image = self._image(campaign, spec)
                 self.clock.call_at(campaign.at, self.headend.distribute, dc, image)
 

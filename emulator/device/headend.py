@@ -4,8 +4,8 @@
 on any air. For each device it follows one `DeviceCampaign`:
 
 * it distributes the image by the device's route: over the DCC (the hub's OTA server stores it
-  and notifies the device), over Wi-Fi (transfer time, then the device installs it when it has
-  power) or at a site visit;
+  and notifies the device), over Wi-Fi (handed to the Wi-Fi route, `emulator.wifi`, which
+  publishes it on the update server the device checks) or at a site visit;
 * when the device's Firmware Distribution Receipt Alert 0x8F72 reaches it (or at the plan's
   explicit `activate_at`), it sends the plan's CS06 commands, built with the device's own
   activation config and keys, after the DCC's latency, has the hub instruct a CH-managed
@@ -73,7 +73,6 @@ RESPONSE_TIMEOUT_S = 120.0
 """How long the head-end waits for a command's response before sending it again."""
 MAX_ATTEMPTS = 3
 """Sends of one command, the first included."""
-WIFI_BYTES_PER_S = 20_000
 LOCAL_VISIT_S = 3600.0
 """From the campaign to the engineer applying the image on site."""
 ENGINEER_MINUTES_PER_VISIT = 90
@@ -101,6 +100,9 @@ class DeviceCampaign:
     distributed_at: float | None = None
     refused: str | None = None
     """Why the route would not take this device (the DCC's scope and enablers), or None."""
+    ended: str | None = None
+    """Why the device's own route ended without installing (a Wi-Fi update it refused, or the
+    consumer declined or never answered), or None."""
     site_visits: int = 0
     dcc_messages: int = 0
     """GBCS messages through the DCC for this device: every command send (attempts counted)
@@ -144,6 +146,7 @@ class HeadEndRunner:
         dcc_latency_s: float = DCC_LATENCY_S,
         display: Callable[[EmulatedDevice, str], None] | None = None,
         inventory: Inventory | None = None,
+        wifi: Callable[[DeviceCampaign, bytes], None] | None = None,
         home: str = "",
         seed: int = 0,
     ) -> None:
@@ -151,6 +154,9 @@ class HeadEndRunner:
         self.hub = hub
         self.offer = offer
         """The DCC route's last step: the hub's OTA server (or the air's) gets the image."""
+        self.wifi = wifi or _no_wifi
+        """The Wi-Fi route (`emulator.wifi.route.WifiRoute.publish`): it publishes the image
+        for the device."""
         self.display = display
         """The Display Message route's last step: the ESME shows a device a text."""
         self.pki_seed = pki_seed
@@ -177,9 +183,7 @@ class HeadEndRunner:
         campaign.distributed_at = self.clock.now
         device = campaign.device
         if campaign.route == Route.WIFI:
-            self.clock.call_later(
-                len(image) / WIFI_BYTES_PER_S, device.install, image, "over Wi-Fi"
-            )
+            self.wifi(campaign, image)
         elif campaign.route == Route.LOCAL:
             campaign.site_visits += 1
             self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
@@ -417,6 +421,8 @@ def _nothing(_campaign: DeviceCampaign) -> None:
     pass
 
 
+def _no_wifi(campaign: DeviceCampaign, image: bytes) -> None:
+    campaign.ended = "no Wi-Fi update server in this run"
 
 
 def _describe(message: bytes, *, replay: bool) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from emulator.findings import Finding
 from emulator.framesize import OVERSIZE_EVENT
 from emulator.ota import client as oc
 from emulator.ota.client import OutcomeKind
+from emulator.profiles import Route
 
 RESPONSE_CODE_NAMES = {0: "success", 1: "noImageHeld", 2: "hashMismatch", 3: "activationFailure"}
 """activateImageResponseCode names as GBCS spells them."""
@@ -35,7 +36,7 @@ def settled(device: EmulatedDevice, campaign: DeviceCampaign | None, *, on_han: 
         return not on_han or device.client_outcome is not None
     if not campaign.distributed or campaign.scheduled:
         return False
-    if device.activated or campaign.refused is not None:
+    if device.activated or campaign.refused is not None or campaign.ended is not None:
         return True
     said = device.client_outcome
     if said is not None and said[0] in (OutcomeKind.REJECTED, OutcomeKind.FAILED):
@@ -102,6 +103,11 @@ def _judge(
 ) -> tuple[OutcomeKind, str | None]:
     if campaign is not None and campaign.refused is not None and not device.activated:
         return OutcomeKind.REJECTED, f"the DCC refused it: {campaign.refused}"
+    if campaign is not None and campaign.ended is not None and not device.activated:
+        return OutcomeKind.REJECTED, campaign.ended  # a Wi-Fi refusal, a consent not given
+    if campaign is not None and campaign.route == Route.WIFI and not device.activated:
+        said = "published on the Wi-Fi update server; no check of it ended within the run"
+        return OutcomeKind.NO_IMAGE, said if campaign.distributed else "not published yet"
     notes: list[str] = []
     lost: list[str] = []  # commands that never reached a powered device: not refusals
     cancelled = False

@@ -23,8 +23,9 @@ for asyncio; it never touches packets and never reads wall time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -72,6 +73,22 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def _executor_done(self, _future: asyncio.Future[Any]) -> None:
         self._virtual.outstanding -= 1
+
+
+@contextlib.contextmanager
+def time_held() -> Iterator[None]:
+    """Inside, virtual time stands still on the running loop, as while an executor job is
+    outstanding: for an exchange over real loopback sockets (an HTTP request to a server on the
+    same loop) that must land at the instant it was made. A no-op on any other loop."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, VirtualTimeLoop):
+        yield
+        return
+    loop._virtual.outstanding += 1
+    try:
+        yield
+    finally:
+        loop._virtual.outstanding -= 1
 
 
 def run(main: Coroutine[Any, Any, T], *, realtime: bool = False) -> T:

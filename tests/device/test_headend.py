@@ -14,7 +14,6 @@ from wire import Frame, Wire, device_of
 
 from emulator.clock import VirtualClock
 from emulator.device.campaign import ActivationMode, ActivationPlan, at_time, profile_image
-from emulator.device.emulated import REBOOT_S
 from emulator.device.gbdevice import device_entity_id, manufacturer_image
 from emulator.device.headend import (
     DCC_LATENCY_S,
@@ -22,7 +21,6 @@ from emulator.device.headend import (
     LOCAL_VISIT_S,
     MAX_ATTEMPTS,
     RESPONSE_TIMEOUT_S,
-    WIFI_BYTES_PER_S,
     DeviceCampaign,
     HeadEndRunner,
 )
@@ -253,19 +251,27 @@ def not_by_the_hub(run: Run) -> bool:
     return len(server.store) == 0 and server.blocks_served == 0 and run.commands_sent() == []
 
 
-def test_wifi_route_installs_after_the_transfer_time_without_the_hub():
+def test_wifi_route_hands_the_campaign_to_the_wifi_route_not_the_hub():
+    run = Run("cad", route=Route.WIFI)
+    handed: list[tuple[float, DeviceCampaign, bytes]] = []
+    run.runner.wifi = lambda campaign, image: handed.append((run.clock.now, campaign, image))
+    run.device.power_on()
+    run.distribute(at=10.0)
+    run.clock.run_until(3600.0)
+
+    assert handed == [(10.0, run.campaign, run.image)]
+    assert run.campaign.distributed and run.campaign.ended is None
+    assert not run.device.activated  # the Wi-Fi route installs, when the device checks
+    assert not_by_the_hub(run)
+
+
+def test_wifi_campaign_with_no_wifi_route_ends_with_the_reason():
     run = Run("cad", route=Route.WIFI)
     run.device.power_on()
     run.distribute(at=10.0)
-    due = 10.0 + len(run.image) / WIFI_BYTES_PER_S
-    run.clock.run_until(due - 0.001)
+    run.clock.run_until(60.0)
+    assert run.campaign.ended == "no Wi-Fi update server in this run"
     assert not run.device.activated
-    run.clock.run_until(due + REBOOT_S)
-
-    assert run.device.stats.activated_at == pytest.approx(due)
-    assert run.device.client_outcome == (OutcomeKind.ACTIVATED, "installed over Wi-Fi")
-    assert run.device.flash.running == run.image
-    assert not_by_the_hub(run)
 
 
 def test_local_route_installs_at_the_site_visit():
