@@ -192,6 +192,10 @@ def _run(
         def progress(name: str, done: int, total: int) -> None:
             bars.update(tasks[name], completed=done, total=total or None)
 
+        def announce(url: str) -> None:  # in real time, so that someone can trigger a device
+            line = f"Wi-Fi update server: {url} (hanemu home trigger {url} DEVICE)"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
         return run_home(
             config,
             seed=seed,
@@ -202,4 +206,20 @@ def _run(
             interruption=interruption,
             captures=captures,
             inventory=inventory,
+            on_wifi_server=announce if realtime else None,
         )
+
+
+@home.command("trigger")
+@click.argument("url")
+@click.argument("device")
+def trigger(url: str, device: str) -> None:
+    """Make a Wi-Fi DEVICE of a running home check its update server now.
+
+    URL is the update server's, as `hanemu home run --realtime` prints it for a home with Wi-Fi
+    devices (http://127.0.0.1:PORT). This is the reactive trigger of the options paper's Wi-Fi
+    route (POST URL/devices/DEVICE/check). Exit status 0 when the device checks, 2 for a bad URL,
+    a server that cannot be reached, or a device it does not know or that is off."""
+    from emulator.wifi.trigger import post_trigger
+
+    click.echo(f"{device}: {post_trigger(url, device)}")
