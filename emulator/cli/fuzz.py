@@ -4,7 +4,10 @@ Owns running the strategies of `emulator.testing.strategies` against one code pa
 in batches of examples until an example count or a time budget is spent, and reporting each
 failure with the command that replays it. A target is a hypothesis strategy and a check over
 what it draws (`TARGETS`); a check may let only the project's own errors (`HanemuError`) escape,
-anything else (or a broken invariant, an `AssertionError`) is a failure.
+anything else (or a broken invariant, an `AssertionError`) is a failure. A check that fuzzes
+someone else's code (`zigpy-server`: misbehaving clients against zigpy's OTA server) returns what
+it saw that code do; those observations are counted and printed with the first input that showed
+each, never failures.
 
 Replays: batch k of a run with `--seed S` is hypothesis seed `S + k`, so a failure in it replays
 as `--seed S+k --examples <batch size>`.
@@ -17,8 +20,8 @@ import datetime as dt
 import functools
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -40,7 +43,8 @@ class Target:
 
     help: str
     strategy: Callable[[], st.SearchStrategy[Any]]
-    check: Callable[[Any], None]
+    check: Callable[[Any], Iterable[str] | None]
+    """Raises on a failure; may return what it observed (sentences, counted per run)."""
 
 
 # --- image -----------------------------------------------------------------------------------
@@ -292,6 +296,33 @@ def _check_server(received: list[tuple[bytes, int, bool]]) -> None:
                 frames.decode(send.data)  # what the server sends, it can read back
 
 
+# --- zigpy-server -----------------------------------------------------------------------------
+
+
+def _zigpy_server_inputs() -> st.SearchStrategy[Any]:
+    from emulator.testing import strategies as s
+
+    return st.fixed_dictionaries(
+        {
+            "knobs": s.misbehaviours(),
+            "image_size": st.sampled_from([100, 300, 700, 1500]),
+            "seed": st.integers(0, 0xFFFF),
+            "power_cut_at": st.none() | st.none() | st.floats(0.0, 1.0),
+        }
+    )
+
+
+def _check_zigpy_server(example: dict[str, Any]) -> list[str]:
+    from emulator.testing.zigpy_server import check_hanemu_side, observe, run_against_zigpy
+
+    try:
+        run = run_against_zigpy(**example)
+    except HanemuError as exc:
+        return [f"hanemu: refused the run ({type(exc).__name__})"]
+    check_hanemu_side(run)
+    return observe(run)
+
+
 TARGETS: dict[str, Target] = {
     "client": Target(
         "OTA frames into a sans-IO OtaClient in each state", _client_inputs, _check_client
@@ -301,8 +332,22 @@ TARGETS: dict[str, Target] = {
     ),
     "image": Target("OTA files into parse_image", _image_inputs, _check_image),
     "server": Target("OTA frames into an OtaServer", _server_inputs, _check_server),
+    "zigpy-server": Target(
+        "misbehaving OTA clients against zigpy's update_firmware",
+        _zigpy_server_inputs,
+        _check_zigpy_server,
+    ),
 }
 """Target name -> what it fuzzes. Tests add targets here; the command offers what it holds."""
+
+
+@dataclass(slots=True)
+class Seen:
+    """One observation: how many examples showed it, and the first that did."""
+
+    count: int
+    first: str
+    replay: str
 
 
 @dataclass(slots=True)
@@ -312,10 +357,19 @@ class Result:
     seconds: float
     failure: str | None = None
     replay: str | None = None
+    observed: dict[str, Seen] = field(default_factory=dict)
 
 
-def _run_batch(target: Target, seed: int, examples: int, counter: list[int]) -> None:
-    """Run `examples` examples of `target` under hypothesis seed `seed`; raise the failure."""
+def _run_batch(
+    target: Target,
+    seed: int,
+    examples: int,
+    counter: list[int],
+    observed: dict[str, Seen] | None = None,
+    replay: str = "",
+) -> None:
+    """Run `examples` examples of `target` under hypothesis seed `seed`; raise the failure.
+    What the checks observe is added to `observed`."""
 
     @hypothesis_seed(seed)
     @settings(
@@ -332,11 +386,18 @@ def _run_batch(target: Target, seed: int, examples: int, counter: list[int]) -> 
     def fuzz_one(value: Any) -> None:
         counter[0] += 1
         try:
-            target.check(value)
+            seen = target.check(value)
         except Exception as exc:
             shown = repr(value)
             exc.add_note(f"input: {shown[:400]}{'...' if len(shown) > 400 else ''}")
             raise
+        for sentence in seen or ():
+            if observed is None:
+                continue
+            if sentence in observed:
+                observed[sentence].count += 1
+            else:
+                observed[sentence] = Seen(1, repr(value)[:400], replay)
 
     fuzz_one()
 
@@ -347,14 +408,16 @@ def run_target(name: str, *, seed: int, examples: int | None, seconds: float) ->
     start = time.monotonic()
     ran = 0
     batch_index = 0
+    observed: dict[str, Seen] = {}
     while examples is None or ran < examples:
         if examples is None and time.monotonic() - start >= seconds:
             break
         size = BATCH if examples is None else min(BATCH, examples - ran)
         batch_seed = seed + batch_index
         counter = [0]
+        replay = f"hanemu fuzz --target {name} --seed {batch_seed} --examples {size}"
         try:
-            _run_batch(target, batch_seed, size, counter)
+            _run_batch(target, batch_seed, size, counter, observed, replay)
         except Exception as exc:  # the failure hypothesis shrank, or a broken strategy
             message = f"{type(exc).__name__}: {exc}".strip()
             notes = [n for n in getattr(exc, "__notes__", ()) if n.strip()]
@@ -365,11 +428,12 @@ def run_target(name: str, *, seed: int, examples: int | None, seconds: float) ->
                 ran + min(counter[0], size),
                 time.monotonic() - start,
                 failure=message,
-                replay=f"hanemu fuzz --target {name} --seed {batch_seed} --examples {size}",
+                replay=replay,
+                observed=observed,
             )
         ran += size
         batch_index += 1
-    return Result(name, ran, time.monotonic() - start)
+    return Result(name, ran, time.monotonic() - start, observed=observed)
 
 
 def _targets(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
@@ -387,7 +451,7 @@ def _targets(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     "targets",
     multiple=True,
     callback=_targets,
-    help="client, server, image or gbcs (repeatable; default: every target).",
+    help="client, server, image, gbcs or zigpy-server (repeatable; default: every target).",
 )
 @click.option(
     "--seconds",
@@ -404,7 +468,8 @@ def _targets(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     help="Run exactly this many examples per target (deterministic for a seed).",
 )
 def fuzz(targets: list[str], seconds: float, seed: int, examples: int | None) -> None:
-    """Fuzz hanemu's OTA client, OTA server, image parser or GBCS handling.
+    """Fuzz hanemu's OTA client, OTA server, image parser or GBCS handling, or zigpy's OTA
+    server with misbehaving clients.
 
     A group without subcommands: every command area is a click group.
 
@@ -414,6 +479,10 @@ def fuzz(targets: list[str], seconds: float, seed: int, examples: int | None) ->
         result = run_target(name, seed=seed, examples=examples, seconds=seconds)
         verdict = "ok" if result.failure is None else "FAILED"
         click.echo(f"{name}: {result.examples} examples in {result.seconds:.1f} s, {verdict}")
+        for sentence, seen in sorted(result.observed.items()):
+            click.echo(f"  {seen.count:6d}  {sentence}")
+            click.echo(f"          first: {seen.first}")
+            click.echo(f"          replay: {seen.replay}")
         if result.failure is not None:
             failed = True
             click.echo(f"  {result.failure}".replace("\n", "\n  "))

@@ -11,6 +11,10 @@ OTA frames.
 air and the dongle air (`radio/ezsp_air.py`) run the same hub on stock bellows by replacing how
 the application starts (`_start_app`) and how a device reaches the air (`attach`, `join`).
 
+With `zigpy_server`, what zigpy's `update_firmware` comes to for each device (its status, the
+exception it raised, or nothing yet) is kept in `zigpy_updates`, for the fuzz target that tries
+misbehaving clients on it (`hanemu fuzz --target zigpy-server`).
+
 This module owns wiring the hub and devices onto zigpy; it never decides what either does and
 never reads wall time.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import zigpy.types as t
@@ -58,6 +63,18 @@ class RawFirmware(BaseOTAImage):
         return self.data
 
 
+@dataclass(slots=True)
+class ZigpyUpdate:
+    """One call of zigpy's `update_firmware` for a device."""
+
+    nwk: int
+    started_at: float
+    result: str | None = None
+    """zigpy's answer: the status it returned (its name, e.g. "SUCCESS", "TIMEOUT"), "raised
+    <type>: <message>", or None while it has not returned (a run may end before it does)."""
+    ended_at: float | None = None
+
+
 class ZigpyAir:
     """A zigpy network with the hub as coordinator and emulated devices as nodes."""
 
@@ -93,6 +110,8 @@ class ZigpyAir:
         self._aps = 0
         """APS counter of the frames other HAN nodes (ESME, rogue) send through this air."""
         self.app: Any = None
+        self.zigpy_updates: list[ZigpyUpdate] = []
+        """Every `update_firmware` zigpy ran (with `zigpy_server`), in order."""
 
     @property
     def frames(self) -> int:
@@ -219,7 +238,18 @@ class ZigpyAir:
             ),
             firmware=firmware,
         )
-        return await device.update_firmware(image)
+        update = ZigpyUpdate(node.nwk, self.clock.now)
+        self.zigpy_updates.append(update)
+        try:
+            status = await device.update_firmware(image)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # zigpy's own failure: kept as what zigpy did, then raised
+            update.result, update.ended_at = f"raised {type(exc).__name__}: {exc}", self.clock.now
+            raise
+        update.result = getattr(status, "name", None) or repr(status)
+        update.ended_at = self.clock.now
+        return status
 
     def real_devices(self) -> list[dict[str, Any]] | None:
         """None: every device on this air is emulated (`EzspAir` adds a dongle's)."""

@@ -4,9 +4,10 @@ else's.
 Owns: generators of valid OTA files of every header variant and tag mix, the vendor containers
 real files arrive in (IKEA `NGIS`, Legrand, Third Reality), and mutations of any file (truncation,
 bit flips, bogus lengths, nested wrappers); every OTA cluster command frame, valid and malformed;
-GBCS commands, responses and alerts, valid and mutated; home files, valid and broken; and fault
-schedules (link drop, duplicate, reorder and corruption rates, power-cut instants). Valid things
-are built only through the project's own codecs (emulator.ota.image, emulator.ota.frames,
+GBCS commands, responses and alerts, valid and mutated; home files, valid and broken; fault
+schedules (link drop, duplicate, reorder and corruption rates, power-cut instants); and
+misbehaving OTA clients (`misbehaviours`: knobs of `ClientPolicy`) for fuzzing servers. Valid
+things are built only through the project's own codecs (emulator.ota.image, emulator.ota.frames,
 emulator.gbcs.headend and activation, emulator.gbcs.messages), so what these strategies produce
 is what hanemu itself would write. Nothing here imports from tests/.
 """
@@ -568,6 +569,39 @@ def power_cuts(draw, *, horizon_s: float = 3600.0) -> PowerCut:
     if kind == "ops":
         return PowerCut(after_flash_ops=draw(st.integers(1, 500)), off_for_s=off)
     return PowerCut(at_fraction=draw(st.floats(0.0, 1.0)), off_for_s=off)
+
+
+# --- misbehaving clients, for fuzzing someone's OTA server ----------------------------------
+
+LEGRAND, INSTA = 4129, 4474
+"""Manufacturer codes zigpy's OTA server sizes blocks by (uncapped; 40 octets)."""
+
+MISBEHAVIOUR_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "use_page_requests": st.just(True),
+    "claimed_max_data_size": st.sampled_from([0, 1, 64, 0xFF]) | u8,
+    "stop_after_blocks": st.integers(0, 8),
+    "shuffle_offsets": st.just(True),
+    "misaligned_offset": st.integers(-80, 80).filter(bool),
+    "fail_block_after": st.integers(0, 8),
+    "malformed_request_after_blocks": st.integers(0, 8),
+    "abort_after_blocks": st.integers(0, 8),
+    "upgrade_end_after_blocks": st.integers(0, 8),
+    "upgrade_end_status": st.sampled_from([0x01, 0x95, 0x96, 0x99]) | u8,
+    "send_upgrade_end": st.just(False),
+    "request_delay_ms": st.sampled_from([100, 1000, 5000, 31000, 61000]),
+    "block_manufacturer_id": st.sampled_from([LEGRAND, INSTA, 0xFFFF, 0]) | u16,
+    "block_image_type": st.sampled_from([0xFFFF, 0]) | u16,
+    "duplicate_requests": st.just(True),
+}
+"""Each misbehaviour knob of `ClientPolicy` (and page requests) -> the values worth trying."""
+
+
+@st.composite
+def misbehaviours(draw, *, max_knobs: int = 3) -> dict[str, Any]:
+    """A few misbehaviour knobs of `emulator.ota.policy.ClientPolicy` with values (none: a
+    well-behaved client), for `ClientPolicy(**knobs)` or a profile's `[ota]` table."""
+    names = draw(st.sets(st.sampled_from(sorted(MISBEHAVIOUR_VALUES)), max_size=max_knobs))
+    return {name: draw(MISBEHAVIOUR_VALUES[name]) for name in sorted(names)}
 
 
 @st.composite

@@ -98,3 +98,15 @@ def test_a_failure_exits_1_with_its_replay_command_which_replays(failing_targets
     again = run(*replay[1].split()[1:])
     assert again.exit_code == 1
     assert counts(again.output)[target][1] == "FAILED"
+
+
+def test_zigpy_server_reports_what_zigpy_did_the_same_for_the_same_seed():
+    first = run("--target", "zigpy-server", "--examples", "12", "--seed", "4")
+    again = run("--target", "zigpy-server", "--examples", "12", "--seed", "4")
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert counts(first.output) == {"zigpy-server": (12, "ok")}
+    observed = [line for line in first.output.splitlines() if "  zigpy: update_firmware" in line]
+    assert sum(int(line.split()[0]) for line in observed) == 12  # one answer per example
+    assert "replay: hanemu fuzz --target zigpy-server --seed 4 --examples 12" in first.output
+    strip = re.compile(r" in [\d.]+ s,")
+    assert strip.sub("", first.output) == strip.sub("", again.output)

@@ -18,6 +18,7 @@ from emulator.gbcs.messages import decode_payload
 from emulator.homefile import load_home
 from emulator.ota import frames
 from emulator.ota.link import LinkPolicy
+from emulator.ota.policy import ClientPolicy
 from emulator.testing import strategies as s
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -120,3 +121,12 @@ def test_fault_schedules_are_link_policies_and_power_cuts(schedule):
     for cut in cuts:
         assert [cut.at_time, cut.after_flash_ops, cut.at_fraction].count(None) == 2
         assert cut.off_for_s >= 1.0
+
+
+@given(s.misbehaviours())
+@settings(max_examples=60, deadline=None)
+def test_misbehaviours_are_client_policy_knobs_with_allowed_values(knobs):
+    policy = ClientPolicy(**knobs)
+    for name, value in knobs.items():
+        assert getattr(policy, name) == value
+    assert set(knobs) <= set(s.MISBEHAVIOUR_VALUES)
