@@ -1089,7 +1089,11 @@ class OtaClient:
 
     def _fails_block(self, d: _Download, offset: int) -> bool:
         """`fail_block_after`: treat this block as failed (dropped; in block mode the same
-        offset is asked again at once, in page mode it is a gap the page's fill asks for)."""
+        offset is asked again at once, in page mode it is a gap the page's fill asks for). Only
+        a block the client would take counts: a late or duplicated one is not "the" response."""
+        paging = self._page_mode and d.page_start is not None
+        if offset != self._asked and not paging:
+            return False
         if not self._once(d, "fail_block_after", self.policy.fail_block_after):
             return False
         if self._page_mode and d.page_start is not None:
