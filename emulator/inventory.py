@@ -12,8 +12,8 @@ killed leaves a database holding the activations so far, never a torn one.
 keeps it in memory, and `serialize()` gives its bytes for a caller to write whole
 (`emulator.outputs`). `check_writable(path)` refuses, before a run, a file that exists and is no
 inventory; `read_inventory(path)` lists one for `hanemu inventory show`, refusing a directory,
-FIFO or device before opening it, and never writes to it. Every failure is one `InputError` or
-`OutputError` naming the path.
+FIFO or device before opening it, and never changes what it holds. Every failure is one
+`InputError` or `OutputError` naming the path.
 
 This module owns the table and its wording. It never decides when a device activated (the
 device and the head-end do), never runs anything and never reads wall time.
@@ -238,7 +238,11 @@ def check_writable(path: Path, *, label: str = "--inventory") -> None:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    uri = Path(os.path.abspath(path)).as_uri() + "?mode=ro"
+    """A connection that never creates the file and never changes what it holds. It is not
+    SQLite's `mode=ro`: a run killed while committing leaves a hot journal, and only a
+    connection that may write lets SQLite roll it back to the last whole row (a read-only
+    one fails); on a file the system will not let us write, SQLite opens it read-only."""
+    uri = Path(os.path.abspath(path)).as_uri() + "?mode=rw"
     db = sqlite3.connect(uri, uri=True)
     db.execute("PRAGMA query_only = ON")
     return db
@@ -248,7 +252,8 @@ def read_inventory(path: str | os.PathLike[str]) -> list[Activation]:
     """Every row of the inventory at `path`, in the order recorded; one `InputError` for a
     missing file, a directory, FIFO or device, a file that is no SQLite database, or a database
     without the inventory's table. SQLite reads the pages it needs, so a database of any size
-    is listed without reading it whole; nothing is written to it."""
+    is listed without reading it whole; no row is changed (SQLite itself rolls back what a
+    killed run left half-committed, as any connection would)."""
     name = shown(path)
     try:
         mode = os.stat(path).st_mode

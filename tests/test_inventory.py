@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -126,22 +127,23 @@ def test_one_row_per_activation_with_the_version_really_running(tmp_path):
 
 
 def test_every_switch_is_a_row_and_each_names_what_then_ran(tmp_path):
-    """A device updated twice has two rows, each with the version its flash ran right after
-    that switch (checked by a listener registered after the head-end's)."""
-    profile = load_profile("cad")
+    """A device updated twice (two site visits) has two rows, each with the version its flash
+    ran right after that switch (checked by a listener registered after the head-end's)."""
+    profile = load_profile("ihd-opt1")
     seen: list[int] = []
     scenario = Scenario(
         name="twice",
-        devices=(profile_device("cad", profile, route="wifi"),),
+        devices=(profile_device("ihd", profile, route="local"),),
         campaigns=(
-            CampaignSpec(devices=("cad",), build_version=0x0123ABCE, build_size=3000),
-            CampaignSpec(devices=("cad",), build_version=0x0123ABCF, build_size=3000, at=3600),
+            CampaignSpec(devices=("ihd",), build_version=0x0123ABCE, build_size=3000),
+            CampaignSpec(devices=("ihd",), build_version=0x0123ABCF, build_size=3000, at=7200),
         ),
         radio="direct",
         seed=2,
     )
     with Inventory.memory() as inventory:
         engine = ScenarioRun(scenario, None, None, inventory=inventory)
+        engine.hold_until = 7200 + 2 * 3600  # past the second visit (the first already settled)
         engine.on_device.append(
             lambda device: device.on_activated.append(
                 lambda d, _v: seen.append(d.flash.running_version)
@@ -295,6 +297,41 @@ def test_show_never_writes_to_the_database(tmp_path):
     assert invoke("inventory", "show", db).exit_code == 0
     assert (db.read_bytes(), db.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inv.db"]  # no journal left
+
+
+def _hot_journal(directory: Path) -> Path:
+    """An inventory as a run killed while committing leaves it: the database file half written,
+    its rollback journal still there (copied mid-transaction, while SQLite had spilled pages)."""
+    directory.mkdir()
+    source = directory / "live.db"
+    with Inventory.open(source) as inventory:
+        for i in range(200):
+            inventory.record(Activation("00" * 8, "d" * 50, None, None, None, None, i, 0, "h", 0))
+    writer = sqlite3.connect(source, isolation_level=None)
+    writer.execute("PRAGMA cache_size = 1")  # spill changed pages into the file before COMMIT
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE activations SET device = 'half-written ' || device")
+    killed = directory / "killed"
+    killed.mkdir()
+    for name in ("live.db", "live.db-journal"):
+        shutil.copy(directory / name, killed / name)
+    writer.execute("ROLLBACK")
+    writer.close()
+    return killed / "live.db"
+
+
+def test_a_transaction_a_killed_run_left_open_is_rolled_back(tmp_path):
+    """SQLite rolls the hot journal back when the inventory is next opened, by `inventory show`
+    (a read-only connection could not, and failed) or by the next `home run --inventory`."""
+    shown = invoke("inventory", "show", _hot_journal(tmp_path / "a"), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = json.loads(shown.stdout)
+    assert [r["file_version"] for r in rows] == list(range(200))
+    assert all(r["device"] == "d" * 50 for r in rows)
+    db = _hot_journal(tmp_path / "b")
+    result = invoke("home", "run", _home(tmp_path), "--inventory", db)
+    assert result.exit_code == 0, result.stderr
+    assert len(read_inventory(db)) == 203 and not Path(f"{db}-journal").exists()
 
 
 def test_a_huge_seed_is_kept_whole(tmp_path):

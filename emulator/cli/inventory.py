@@ -2,8 +2,8 @@
 
 This module owns showing an inventory: one line per activation, or JSON. Reading and checking
 the database is `emulator.inventory`'s (a missing file, a directory, FIFO or device, a file that
-is no SQLite database or one without the inventory's table: one line, exit 2). It never writes
-to the database.
+is no SQLite database or one without the inventory's table: one line, exit 2). It never changes
+a row of the database.
 """
 
 from __future__ import annotations
