@@ -96,6 +96,7 @@ def scenario_for(
         duration=config.duration,
         radio=radio or str(config.radio),
         seed=config.seed if seed is None else seed,
+        rogues=tuple(RogueSpec(g.name, g.target, g.at, g.text) for g in config.rogues),
     )
 
 
