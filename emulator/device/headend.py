@@ -37,7 +37,7 @@ from emulator.device.campaign import ActivationMode, ActivationPlan, image_hash,
 from emulator.device.emulated import EmulatedDevice
 from emulator.device.gbdevice import manufacturer_image
 from emulator.device.hub import CommsHub
-from emulator.device.messaging import activation_text
+from emulator.device.messaging import MESSAGING_CLUSTER, activation_text
 from emulator.device.tunnel import (
     HUB_INSTRUCTION_ACTIVATE,
     HUB_INSTRUCTION_TUNNEL_ID,
@@ -188,7 +188,8 @@ class HeadEndRunner:
             campaign.site_visits += 1
             self.clock.call_later(LOCAL_VISIT_S, device.install, image, "at a site visit")
         else:
-            campaign.refused = self.dcc_refusal(campaign)
+            if campaign.profile is not None:  # a plain Zigbee OTA client has no DCC bookkeeping
+                campaign.refused = dcc_refusal(campaign.profile, campaign.provenance)
             if campaign.refused is not None:
                 device.on_change()
                 return
@@ -196,35 +197,6 @@ class HeadEndRunner:
         if campaign.activate_at is not None and campaign.mode is not ActivationMode.NONE:
             self._arm(campaign.activate_at - self.clock.now, self._activate, campaign)
         device.on_change()
-
-    def dcc_refusal(self, campaign: DeviceCampaign) -> str | None:
-        """Why the DCC will not update this device, or None: the options paper's scope
-        (supplier-provided or mandated devices only) and the enablers option 1 needs."""
-        profile = campaign.profile
-        if profile is None:
-            return None  # a plain Zigbee OTA client: served by the hub, no DCC bookkeeping
-        provenance = campaign.provenance or profile.provenance
-        if provenance not in DCC_PROVENANCES:
-            return (
-                f"out of scope: the DCC route is for supplier-provided or mandated devices, "
-                f"this {profile.device_type} is {provenance}-provided"
-            )
-        if Route.DCC not in profile.routes:
-            return (
-                f"this {profile.device_type} has no DCC firmware route "
-                f"(activation {profile.activation})"
-            )
-        if not any(TUNNELING_CLUSTER in e.output_clusters for e in profile.zigbee.endpoints):
-            return (
-                "no PPMID-like communications: no SE Tunneling (0x0704) client to carry GBCS "
-                "commands (paper IHD option 4)"
-            )
-        if ACTIVATION_RULES[profile.activation].signature_required and not profile.supplier_slots:
-            return (
-                "a Critical activation needs a supplier certificate on the device, and it has "
-                "no supplier slot (paper IHD option 3)"
-            )
-        return None
 
     # -- inventory ------------------------------------------------------------------------------
 
@@ -275,7 +247,9 @@ class HeadEndRunner:
             campaign.commands.append(record)
             campaign.dcc_messages += 1  # the supplier's request to the ESME, through the DCC
             if self.display is None:
-                record["gave_up"] = "no ESME in this home to send the Display Message"
+                record["gave_up"] = "no ESME in this home to send it"
+            elif not any(MESSAGING_CLUSTER in e.output_clusters for e in device.zigbee.endpoints):
+                record["gave_up"] = "the device has no Messaging (0x0703) client to show it"
             else:
                 self.display(device, text)
                 # Nothing answers a Display Message: give it time to land and be acted on.
@@ -415,6 +389,34 @@ class HeadEndRunner:
             if not verify_mac(frame, key):
                 return "the MAC does not verify"
         return None
+
+
+def dcc_refusal(profile: DeviceProfile, provenance: Provenance | None = None) -> str | None:
+    """Why the DCC will not update a device of `profile` (provided by `provenance`, default the
+    profile's), or None: the options paper's scope (supplier-provided or mandated devices only)
+    and the enablers option 1 needs."""
+    provenance = provenance or profile.provenance
+    if provenance not in DCC_PROVENANCES:
+        return (
+            f"out of scope: the DCC route is for supplier-provided or mandated devices, "
+            f"this {profile.device_type} is {provenance}-provided"
+        )
+    if Route.DCC not in profile.routes:
+        return (
+            f"this {profile.device_type} has no DCC firmware route "
+            f"(activation {profile.activation})"
+        )
+    if not any(TUNNELING_CLUSTER in e.output_clusters for e in profile.zigbee.endpoints):
+        return (
+            "no PPMID-like communications: no SE Tunneling (0x0704) client to carry GBCS "
+            "commands (paper IHD option 4)"
+        )
+    if ACTIVATION_RULES[profile.activation].signature_required and not profile.supplier_slots:
+        return (
+            "a Critical activation needs a supplier certificate on the device, and it has "
+            "no supplier slot (paper IHD option 3)"
+        )
+    return None
 
 
 def _nothing(_campaign: DeviceCampaign) -> None:

@@ -110,11 +110,15 @@ def _judge(
         return OutcomeKind.NO_IMAGE, said if campaign.distributed else "not published yet"
     notes: list[str] = []
     lost: list[str] = []  # commands that never reached a powered device: not refusals
+    unsent: list[str] = []  # what the head-end could not send at all
     cancelled = False
     for command in campaign.commands if campaign is not None else []:
         verdict = command.get("verdict")
         if verdict is None:
-            lost.append(f"{command['kind']}: never processed")
+            if command["kind"] == "display-message" and "gave_up" in command:
+                unsent.append(f"Display Message not sent: {command['gave_up']}")
+            else:
+                lost.append(f"{command['kind']}: never processed")
         elif verdict != "accepted":
             source = _SOURCES.get(command["kind"], "CS06")
             said = (
@@ -144,6 +148,8 @@ def _judge(
     if notes:
         return OutcomeKind.REJECTED, "; ".join(notes + lost)
     if device.downloaded:
+        if unsent:
+            return OutcomeKind.DOWNLOADED, "; ".join(unsent)
         if lost:
             return OutcomeKind.DOWNLOADED, "; ".join(lost) + " (the device was off)"
         if cancelled:

@@ -21,14 +21,21 @@ from simulation import Simulation
 from emulator.device.campaign import EPOCH, ActivationPlan, profile_image, seconds_at
 from emulator.device.emulated import PowerCut
 from emulator.device.gbdevice import client_policy
-from emulator.device.headend import MAX_ATTEMPTS
+from emulator.device.headend import MAX_ATTEMPTS, dcc_refusal
+from emulator.gbcs.activation import ACTIVATION_RULES
 from emulator.ota.client import ClientIdentity
 from emulator.ota.image import build_image, parse_image
 from emulator.profiles import load_all, load_profile
 
 DEVICE_IEEE = 0x00DB1234567890B1
 SIZE = 4096
-DCC_PROFILES = sorted(p.name for p in load_all() if "dcc" in p.routes)
+DCC_PROFILES = sorted(
+    p.name
+    for p in load_all()
+    if dcc_refusal(p) is None and not ACTIVATION_RULES[p.activation].display_message_activates
+)
+"""Profiles the DCC serves and activates by a GBCS command (CS06 or the Comms Hub's); the
+display-message class and the DCC's refusals have their own tests (tests/options)."""
 TOMORROW = EPOCH + dt.timedelta(days=1)
 
 

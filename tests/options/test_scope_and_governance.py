@@ -47,9 +47,7 @@ def test_only_the_lead_supplier_activates_a_shared_ihd():
 
 def test_a_lead_supplier_needs_a_device_two_suppliers_can_share(tmp_path):
     home = tmp_path / "home.toml"
-    home.write_text(
-        '[[device]]\nname = "h"\nprofile = "hcalcs-opt1"\nlead_supplier = "A"\n'
-    )
+    home.write_text('[[device]]\nname = "h"\nprofile = "hcalcs-opt1"\nlead_supplier = "A"\n')
     with pytest.raises(Exception, match="device\\[0\\].lead_supplier: a lead supplier governs"):
         load_home(home)
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from emulator.cli import cli
 from emulator.device.campaign import ActivationPlan, manufacturer_image_for, profile_image
+from emulator.device.headend import dcc_refusal
 from emulator.errors import ConfigError
 from emulator.ota.image import build_gb_image, build_image
 from emulator.profiles import SupplierSignature, load_all, load_profile
@@ -28,7 +29,13 @@ SIGNED_TRAILER = 1 + 1 + 64
 """force-replace byte, the 0x40 marker, the 64-byte signature."""
 IMAGE_SIZE_OFFSET = 52
 """TotalImageSize in an OTA header without optional fields before it."""
-REQUIRING = sorted(p.name for p in load_all() if p.supplier_signature is SupplierSignature.REQUIRED)
+REQUIRING = sorted(
+    p.name
+    for p in load_all()
+    if p.supplier_signature is SupplierSignature.REQUIRED and dcc_refusal(p) is None
+)
+"""Devices that require a signature and that the DCC offers images to (it refuses the others
+before any download: tests/options)."""
 PKI = Path(__file__).resolve().parents[2] / "images" / "pki"
 
 
