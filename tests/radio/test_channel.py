@@ -48,10 +48,10 @@ def test_an_image_block_response_costs_what_the_hand_sums_say(block, frame_ms, t
 
 
 def test_the_constants_are_the_standards():
-    assert UNIT_BACKOFF_S == pytest.approx(20 * 16e-6)
-    assert CCA_S == pytest.approx(8 * 16e-6)
-    assert TURNAROUND_S == pytest.approx(12 * 16e-6)
-    assert ACK_S == pytest.approx(TURNAROUND_S + 11 * 32e-6)
+    assert pytest.approx(20 * 16e-6) == UNIT_BACKOFF_S
+    assert pytest.approx(8 * 16e-6) == CCA_S
+    assert pytest.approx(12 * 16e-6) == TURNAROUND_S
+    assert pytest.approx(TURNAROUND_S + 11 * 32e-6) == ACK_S
 
 
 def test_a_broadcast_waits_for_no_acknowledgement():
