@@ -49,6 +49,7 @@ reads a profile (callers hand it a `Security`).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 PHY_MAX_PSDU = 127
@@ -240,6 +241,16 @@ def refusal(
         return None
     security = frame_security(device, profile_id=profile_id, cluster_id=cluster_id, unicast=unicast)
     return oversize(data, security, zcl=profile_id != ZDO_PROFILE)
+
+
+def room(device: Security, *, profile_id: int | None, cluster_id: int, unicast: bool) -> float:
+    """The longest APS payload `refusal` lets through for such frames (`math.inf`: any): a frame
+    is refused exactly when its payload is longer, so an air may check lengths against this once
+    per device and cluster and ask `refusal` only for the reason."""
+    if unicast and cluster_id in FRAGMENTED_CLUSTERS:
+        return math.inf
+    security = frame_security(device, profile_id=profile_id, cluster_id=cluster_id, unicast=unicast)
+    return max_aps_payload(security)
 
 
 def block_data_problem(value: int, security: Security) -> str | None:

@@ -47,9 +47,21 @@ class _DirectPort:
         quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=0.0)
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
+        self._room: dict[int, float] = {}
+        """The longest payload the frame-size rule lets through, by cluster (asked once)."""
 
     def _fits(self, cluster: int, data: bytes, sender: str) -> bool:
         """Whether the frame may be sent (every frame here is a unicast Smart Energy frame)."""
+        room = self._room.get(cluster)
+        if room is None:
+            room = self._room[cluster] = framesize.room(
+                self.device.zigbee.security,
+                profile_id=SMART_ENERGY_PROFILE,
+                cluster_id=cluster,
+                unicast=True,
+            )
+        if len(data) <= room:
+            return True
         reason = framesize.refusal(
             data,
             self.device.zigbee.security,

@@ -152,6 +152,28 @@ def test_tunnel_messages_are_fragmented_never_refused():
     )
 
 
+@pytest.mark.parametrize("security", [NWK_ONLY, SMART_ENERGY, EXTENDED_NONCE])
+@pytest.mark.parametrize(
+    ("profile_id", "cluster_id", "unicast"),
+    [
+        (framesize.SMART_ENERGY_PROFILE, OTA_CLUSTER, True),
+        (framesize.SMART_ENERGY_PROFILE, OTA_CLUSTER, False),
+        (framesize.SMART_ENERGY_PROFILE, framesize.TUNNELING_CLUSTER, True),
+        (framesize.SMART_ENERGY_PROFILE, framesize.KEY_ESTABLISHMENT_CLUSTER, True),
+        (framesize.ZDO_PROFILE, 0x0006, True),
+    ],
+)
+def test_room_is_exactly_the_longest_payload_the_rule_lets_through(
+    security, profile_id, cluster_id, unicast
+):
+    room = framesize.room(security, profile_id=profile_id, cluster_id=cluster_id, unicast=unicast)
+    for length in range(200):
+        reason = framesize.refusal(
+            bytes(length), security, profile_id=profile_id, cluster_id=cluster_id, unicast=unicast
+        )
+        assert (reason is None) == (length <= room)
+
+
 def test_air_time_counts_every_octet_of_the_frame():
     """A 56-byte block to an APS-encrypted node: PHY 6 + MAC 11 + NWK 8 + NWK security 18 +
     APS 8 + APS security 9 + 73 octets of ZCL = 133 octets at 250 kbit/s; a ZDO frame carries
