@@ -91,6 +91,28 @@ class Inventory:
         self._db = db
         self.name = name
         """How errors name it: the path as the user gave it, or "inventory (in memory)"."""
+        self._batched = False
+
+    @classmethod
+    def within(cls, db: sqlite3.Connection, name: str) -> Inventory:
+        """The inventory table of a database another store owns (`emulator.fleet`'s results),
+        on that store's connection (in autocommit mode), created when absent."""
+        try:
+            _create(db)
+        except sqlite3.Error as exc:
+            raise OutputError(name, _sqlite_reason(exc)) from None
+        return cls(db, name)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every row recorded inside, and for whatever else the
+        connection's owner writes inside: all of it is committed, or none."""
+        with _transaction(self._db):
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
 
     @classmethod
     def memory(cls) -> Inventory:
@@ -123,11 +145,12 @@ class Inventory:
         return cls(db, name)
 
     def record(self, row: Activation) -> None:
-        """Add one activation, committed at once (its own transaction)."""
+        """Add one activation, committed at once (its own transaction; inside `batch`, with the
+        batch)."""
         values = astuple(row)
         values = (*values[:-1], str(row.seed))  # a seed may exceed SQLite's 64-bit integers
         try:
-            with _transaction(self._db):
+            with contextlib.nullcontext() if self._batched else _transaction(self._db):
                 self._db.execute(
                     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
                     f"VALUES ({', '.join('?' for _ in COLUMNS)})",
