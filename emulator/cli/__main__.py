@@ -2,4 +2,5 @@
 
 from emulator.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process (Dask, multiprocessing) imports it
+    main()
