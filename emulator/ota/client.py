@@ -85,6 +85,10 @@ class State(enum.Enum):
     COUNTDOWN_TO_UPGRADE = "countdown-to-upgrade"
     UPGRADE_VIA_OUT_OF_BAND = "upgrade-via-out-of-band"
 
+    # Members are singletons compared by identity: hashing them by identity too keeps the
+    # table's lookups (twice per event) in C instead of Enum's hash of the member's name.
+    __hash__ = object.__hash__
+
 
 _UpgradeStatus = Ota.ImageUpgradeStatus
 
@@ -132,6 +136,12 @@ class Trigger(enum.Enum):
     UPGRADE_END_RESPONSE = "upgrade_end_response"
     QUERY_SPECIFIC_FILE_RESPONSE = "query_specific_file_response"
     DEFAULT_RESPONSE = "default_response"
+
+    __hash__ = object.__hash__  # as `State`'s
+
+
+#: The trigger of each received command, by its name (a frame's `name`).
+_FRAME_TRIGGERS: dict[str, Trigger] = {trigger.value: trigger for trigger in Trigger}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,7 +563,7 @@ class OtaClient:
             received = self._decode(event)
             if received is None:
                 return actions
-            trigger = Trigger(received.frame.name)
+            trigger = _FRAME_TRIGGERS.get(received.frame.name) or Trigger(received.frame.name)
             payload = received
         elif isinstance(event, TimerFired):
             if event.token != self._token:
@@ -1002,11 +1012,18 @@ class OtaClient:
             gap_end = min((o for o in d.kept if o > self.file_offset), default=d.page_end)
             common["maximum_data_size"] = min(self._asked_size, gap_end - self.file_offset)
         send_period = p.send_min_block_period
-        self._send(
-            "image_block",
-            field_control=(1 if send_addr else 0) | (2 if send_period else 0),
-            minimum_block_period=self.minimum_block_period if send_period else None,
-            **common,
+        self._send_bytes(
+            frames.encode_image_block(
+                self._next_tsn(),
+                (1 if send_addr else 0) | (2 if send_period else 0),
+                common["manufacturer_code"],
+                common["image_type"],
+                common["file_version"],
+                common["file_offset"],
+                common["maximum_data_size"],
+                self.minimum_block_period if send_period else None,
+                common["request_node_addr"],
+            )
         )
         self._arm_answer(p.message_timeout_ms / 1000)
 

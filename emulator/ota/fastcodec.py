@@ -90,26 +90,48 @@ class ImageBlockResponse:
 
 def encode_image_block(fields: dict[str, Any]) -> bytes | None:
     """Payload of an Image Block Request, or None to leave it to zigpy."""
-    if fields.get("request_node_addr") is not None or len(fields) > len(_BLOCK_FIELDS):
+    if len(fields) > len(_BLOCK_FIELDS):
         return None
     try:
-        fc = int(fields["field_control"])
-        head = _BLOCK.pack(
-            fc,
+        return pack_image_block(
+            fields["field_control"],
             fields["manufacturer_code"],
             fields["image_type"],
             fields["file_version"],
             fields["file_offset"],
             fields["maximum_data_size"],
+            fields.get("minimum_block_period"),
+            fields.get("request_node_addr"),
         )
-    except (KeyError, TypeError, struct.error):
+    except KeyError:
         return None
-    period = fields.get("minimum_block_period")
-    if fc == 0 and period is None:
+
+
+def pack_image_block(
+    field_control: int,
+    manufacturer_code: int,
+    image_type: int,
+    file_version: int,
+    file_offset: int,
+    maximum_data_size: int,
+    minimum_block_period: int | None = None,
+    request_node_addr: Any = None,
+) -> bytes | None:
+    """`encode_image_block` with the fields as arguments (the client's hot path)."""
+    if request_node_addr is not None:
+        return None
+    try:
+        fc = int(field_control)
+        head = _BLOCK.pack(
+            fc, manufacturer_code, image_type, file_version, file_offset, maximum_data_size
+        )
+    except (TypeError, ValueError, struct.error):
+        return None
+    if fc == 0 and minimum_block_period is None:
         return head
-    if fc == 2 and period is not None:
+    if fc == 2 and minimum_block_period is not None:
         try:
-            return head + _PERIOD.pack(period)
+            return head + _PERIOD.pack(minimum_block_period)
         except struct.error:
             return None
     return None
@@ -119,44 +141,60 @@ def encode_image_block_response(fields: dict[str, Any]) -> bytes | None:
     """Payload of a SUCCESS Image Block Response, or None to leave it to zigpy."""
     if fields.get("status") != _SUCCESS or any(fields.get(k) is not None for k in _RESPONSE_ABSENT):
         return None
-    data = fields.get("image_data")
-    if type(data) is not bytes or len(data) > 255:
+    try:
+        return pack_image_block_response(
+            fields["manufacturer_code"],
+            fields["image_type"],
+            fields["file_version"],
+            fields["file_offset"],
+            fields.get("image_data"),
+        )
+    except KeyError:
+        return None
+
+
+def pack_image_block_response(
+    manufacturer_code: int, image_type: int, file_version: int, file_offset: int, image_data: Any
+) -> bytes | None:
+    """`encode_image_block_response` (status SUCCESS) with the fields as arguments (the
+    server's hot path)."""
+    if type(image_data) is not bytes or len(image_data) > 255:
         return None
     try:
         return (
             _RESPONSE.pack(
-                0,
-                fields["manufacturer_code"],
-                fields["image_type"],
-                fields["file_version"],
-                fields["file_offset"],
-                len(data),
+                0, manufacturer_code, image_type, file_version, file_offset, len(image_data)
             )
-            + data
+            + image_data
         )
-    except (KeyError, TypeError, struct.error):
+    except (TypeError, struct.error):
         return None
 
 
-def decode_image_block(payload: bytes) -> ImageBlockRequest | None:
-    """An Image Block Request without node address, or None to leave it to zigpy."""
-    n = len(payload)
+def decode_image_block(payload: bytes, start: int = 0) -> ImageBlockRequest | None:
+    """An Image Block Request without node address (its payload from `start` on), or None to
+    leave it to zigpy."""
+    n = len(payload) - start
     if n < 14:
         return None
-    fc, mfg, itype, version, offset, size = _BLOCK.unpack_from(payload)
+    fc, mfg, itype, version, offset, size = _BLOCK.unpack_from(payload, start)
     if fc == 0:
         return ImageBlockRequest(fc, mfg, itype, version, offset, size, None)
     if fc == 2 and n >= 16:
-        (period,) = _PERIOD.unpack_from(payload, 14)
+        (period,) = _PERIOD.unpack_from(payload, start + 14)
         return ImageBlockRequest(fc, mfg, itype, version, offset, size, period)
     return None
 
 
-def decode_image_block_response(payload: bytes) -> ImageBlockResponse | None:
-    """A SUCCESS Image Block Response, or None to leave it to zigpy."""
-    if len(payload) < 14 or payload[0] != 0:
+def decode_image_block_response(payload: bytes, start: int = 0) -> ImageBlockResponse | None:
+    """A SUCCESS Image Block Response (its payload from `start` on), or None to leave it to
+    zigpy."""
+    if len(payload) - start < 14 or payload[start] != 0:
         return None
-    _status, mfg, itype, version, offset, size = _RESPONSE.unpack_from(payload)
-    if 14 + size > len(payload):
+    _status, mfg, itype, version, offset, size = _RESPONSE.unpack_from(payload, start)
+    data_start = start + 14
+    if data_start + size > len(payload):
         return None
-    return ImageBlockResponse(mfg, itype, version, offset, payload[14 : 14 + size])
+    return ImageBlockResponse(
+        mfg, itype, version, offset, bytes(payload[data_start : data_start + size])
+    )

@@ -138,6 +138,74 @@ def encode(
     return header + payload
 
 
+def encode_image_block(
+    tsn: int,
+    field_control: int,
+    manufacturer_code: int,
+    image_type: int,
+    file_version: int,
+    file_offset: int,
+    maximum_data_size: int,
+    minimum_block_period: int | None = None,
+    request_node_addr: Any = None,
+) -> bytes:
+    """`encode("image_block", tsn, ...)` with the fields as arguments: the client's request of
+    every block exchange, packed by `fastcodec` when it is sure of the form."""
+    if "image_block" in _FAST_ENCODERS:
+        payload = fastcodec.pack_image_block(
+            field_control,
+            manufacturer_code,
+            image_type,
+            file_version,
+            file_offset,
+            maximum_data_size,
+            minimum_block_period,
+            request_node_addr,
+        )
+        if payload is not None:
+            return bytes((_BLOCK_FRAME_CONTROL, tsn & 0xFF, _BLOCK_ID)) + payload
+    return encode(
+        "image_block",
+        tsn,
+        field_control=field_control,
+        manufacturer_code=manufacturer_code,
+        image_type=image_type,
+        file_version=file_version,
+        file_offset=file_offset,
+        maximum_data_size=maximum_data_size,
+        minimum_block_period=minimum_block_period,
+        request_node_addr=request_node_addr,
+    )
+
+
+def encode_image_block_response(
+    tsn: int,
+    manufacturer_code: int,
+    image_type: int,
+    file_version: int,
+    file_offset: int,
+    image_data: bytes,
+) -> bytes:
+    """`encode("image_block_response", tsn, status=SUCCESS, ...)` with the fields as arguments:
+    the server's answer of every block exchange, packed by `fastcodec` when it is sure of it."""
+    if "image_block_response" in _FAST_ENCODERS:
+        payload = fastcodec.pack_image_block_response(
+            manufacturer_code, image_type, file_version, file_offset, image_data
+        )
+        if payload is not None:
+            return bytes((_RESPONSE_FRAME_CONTROL, tsn & 0xFF, _RESPONSE_ID)) + payload
+    return encode(
+        "image_block_response",
+        tsn,
+        status=Status.SUCCESS,
+        manufacturer_code=manufacturer_code,
+        image_type=image_type,
+        file_version=file_version,
+        file_offset=file_offset,
+        image_data=image_data,
+    )
+
+
 def encode_payload(name: str, **fields: Any) -> bytes:
     """The payload of OTA command `name` built by zigpy's schema (the reference codec)."""
     _direction, cmd = _BY_NAME[name]
@@ -190,6 +258,14 @@ def decode(data: bytes) -> Frame:
     parsed, and `.status` = the ZCL status to answer with) for anything else."""
     if len(data) < HEADER_LENGTH:
         raise _frame_error("frame shorter than the 3-byte ZCL header", "header", len(data))
+    # The frames of every block exchange: a (frame control, command id) pair the general path
+    # below already sent to a fast decoder skips straight to it (same header, same answer).
+    route = _FAST_ROUTES.get(data[0] | data[2] << 8)
+    if route is not None:
+        name, fast = route
+        command = fast(data, HEADER_LENGTH)
+        if command is not None:
+            return Frame(_fast_header(data), name, command, len(data) - HEADER_LENGTH)
     header, offset = decode_header(data)
     payload = bytes(data[offset:])
     fc = header.frame_control
@@ -225,6 +301,8 @@ def decode(data: bytes) -> Frame:
         name = cmd.name
         fast = _FAST_DECODERS.get(name)
         if fast is not None:
+            if offset == HEADER_LENGTH and not data[0] & _RESERVED_BITS:
+                _FAST_ROUTES[data[0] | data[2] << 8] = (name, fast)
             command = fast(payload)
             if command is not None:
                 return Frame(header, name, command, len(payload))
@@ -246,6 +324,24 @@ def decode(data: bytes) -> Frame:
 
 
 _FRAME_CONTROLS: dict[int, foundation.FrameControl] = {}
+_FAST_ROUTES: dict[int, tuple[str, Any]] = {}
+"""Frame control byte | command id << 8 -> (command name, fast decoder), learnt by `decode`
+for cluster commands without a manufacturer code whose command has a fast decoder."""
+_RESERVED_BITS = 0xE0
+"""Frame control bits ZCL reserves: frames setting them never take a fast route."""
+_HEADERS: dict[int, Header] = {}
+"""The headers of those frames by their three bytes (at most 256 per route): a `Header` is
+immutable, so one object serves every frame with the same bytes."""
+
+
+def _fast_header(data: bytes) -> Header:
+    key = data[0] | data[1] << 8 | data[2] << 16
+    header = _HEADERS.get(key)
+    if header is None:
+        header = _HEADERS[key] = decode_header(data)[0]
+    return header
+
+
 _FAST_ENCODERS = {
     "image_block": fastcodec.encode_image_block,
     "image_block_response": fastcodec.encode_image_block_response,
@@ -254,6 +350,12 @@ _FAST_DECODERS = {
     "image_block": fastcodec.decode_image_block,
     "image_block_response": fastcodec.decode_image_block_response,
 }
+
+
+_BLOCK_ID = Ota.ServerCommandDefs.image_block.id
+_RESPONSE_ID = Ota.ClientCommandDefs.image_block_response.id
+_BLOCK_FRAME_CONTROL = _zigpy_header(False, _BLOCK_ID, C2S, False).frame_control.serialize()[0]
+_RESPONSE_FRAME_CONTROL = _zigpy_header(False, _RESPONSE_ID, S2C, True).frame_control.serialize()[0]
 
 
 def decode_header(data: bytes) -> tuple[Header, int]:

@@ -75,6 +75,9 @@ class ImageStore:
         """The image a block request names: a file with the client's own ids, else one whose
         header has the wildcard for the manufacturer and/or the image type (the server offered it
         under the client's ids); a device-specific one needs the client's address."""
+        image = self._images.get((manufacturer_id, image_type, file_version))
+        if image is not None:  # the client's own ids: the first pattern below, found
+            return image
         for mfg, itype in _id_patterns(manufacturer_id, image_type):
             image = self._images.get((mfg, itype, file_version))
             if image is None and ieee is not None:
@@ -127,18 +130,22 @@ def _exactness(header: OtaHeader) -> int:
     )
 
 
-def _served_ids(frame: frames.Frame, header: OtaHeader) -> dict[str, int]:
+def _served(frame: frames.Frame, header: OtaHeader) -> tuple[int, int]:
     """The manufacturer code and image type a file is offered and served under: a wildcard in
     the header (0xFFFF) becomes the asking client's own value, since a client refuses an offer or
     a block naming another manufacturer or image type (spec §2.3, T15 and T21)."""
     cmd = frame.command
     mfg, itype = header.manufacturer_id, header.image_type
-    return {
-        "manufacturer_code": (
-            int(cmd.manufacturer_code) if mfg == frames.WILDCARD_MANUFACTURER else mfg
-        ),
-        "image_type": int(cmd.image_type) if itype == frames.WILDCARD_IMAGE_TYPE else itype,
-    }
+    return (
+        int(cmd.manufacturer_code) if mfg == frames.WILDCARD_MANUFACTURER else mfg,
+        int(cmd.image_type) if itype == frames.WILDCARD_IMAGE_TYPE else itype,
+    )
+
+
+def _served_ids(frame: frames.Frame, header: OtaHeader) -> dict[str, int]:
+    """`_served` as the fields of an answer."""
+    mfg, itype = _served(frame, header)
+    return {"manufacturer_code": mfg, "image_type": itype}
 
 
 #: Whether a version policy lets a query running `current` be offered `offered`.
@@ -405,25 +412,18 @@ class OtaServer:
     ) -> Send:
         if fault is ServerFault.WRONG_SIZE:
             size = int(frame.command.maximum_data_size) + 1
-        chunk = bytes(memoryview(image.data)[offset : offset + size])
+        chunk = bytes(image.data[offset : offset + size])  # the one copy: the block's bytes
         if fault is ServerFault.CORRUPT_DATA and chunk:
             chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
-        version = image.header.file_version
+        header = image.header
+        version = header.file_version
         if fault is ServerFault.WRONG_FILE_VERSION:
             version = (version + 1) & 0xFFFFFFFF
         self.blocks_served += 1
         self.bytes_served += len(chunk)
-        return self._reply(
-            frame,
-            src,
-            "image_block_response",
-            delay,
-            status=Status.SUCCESS,
-            **_served_ids(frame, image.header),
-            file_version=version,
-            file_offset=offset,
-            image_data=chunk,
-        )
+        mfg, itype = _served(frame, header)
+        data = frames.encode_image_block_response(frame.tsn, mfg, itype, version, offset, chunk)
+        return Send(data, src, delay)
 
     def _lookup(self, frame: frames.Frame) -> StoredImage | None:
         cmd = frame.command
