@@ -28,12 +28,18 @@ T = TypeVar("T")
 class TimerHandle:
     """A `VirtualClock` timer; `cancel()` makes it never run."""
 
-    __slots__ = ("_args", "_callback", "cancelled", "when")
+    __slots__ = ("_args", "_callback", "_queued", "_seq", "cancelled", "when")
 
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]):
+    def __init__(
+        self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], seq: int = 0
+    ):
         self.when = when
         self._callback = callback
         self._args = args
+        self._seq = seq
+        """Its arming order: with `when`, its place in the clock's order."""
+        self._queued = True
+        """It has an entry in the clock's heap (possibly an earlier one: see `rearm`)."""
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -59,6 +65,12 @@ class Clock(Protocol):
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer: ...
 
+    def rearm(
+        self, timer: Timer | None, delay: float, callback: Callable[..., Any], *args: Any
+    ) -> Timer:
+        """`timer.cancel()` (when given), then `call_later(delay, callback, *args)`."""
+        ...
+
 
 class VirtualClock:
     """Deterministic discrete-event time. Equal due times run in the order they were armed."""
@@ -74,14 +86,45 @@ class VirtualClock:
         return self._now
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        handle = TimerHandle(max(float(when), self._now), callback, args)
-        heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
+        when = float(when)
+        if when < self._now:
+            when = self._now
+        seq = next(self._seq)
+        handle = TimerHandle(when, callback, args, seq)
+        heapq.heappush(self._heap, (when, seq, handle))
         return handle
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        if delay < 0:
-            delay = 0.0
-        return self.call_at(self._now + delay, callback, *args)
+        # call_at inlined: every frame on the direct air and every client timer comes here.
+        when = self._now + delay if delay > 0 else self._now
+        seq = next(self._seq)
+        handle = TimerHandle(when, callback, args, seq)
+        heapq.heappush(self._heap, (when, seq, handle))
+        return handle
+
+    def rearm(
+        self, timer: TimerHandle | None, delay: float, callback: Callable[..., Any], *args: Any
+    ) -> TimerHandle:
+        """`timer.cancel()` then `call_later(delay, callback, *args)`, in the same order of
+        events. A driver re-arming its one timer at every frame (an OTA client's answer timeout)
+        would leave a cancelled entry in the heap each time; instead a timer still waiting,
+        whose heap entry is due no later than the new time, keeps that entry and takes its new
+        time and arming order: when the old entry comes up, it goes back in at the new place
+        (`_settle`), exactly where `call_later` would have put it."""
+        when = self._now + delay if delay > 0 else self._now
+        seq = next(self._seq)
+        if timer is not None:
+            if timer._queued and not timer.cancelled and timer.when <= when:
+                # Its heap entry is at or before the old `when`, so at or before this one.
+                timer.when = when
+                timer._seq = seq
+                timer._callback = callback
+                timer._args = args
+                return timer
+            timer.cancel()
+        handle = TimerHandle(when, callback, args, seq)
+        heapq.heappush(self._heap, (when, seq, handle))
+        return handle
 
     def pending(self) -> int:
         """Timers armed and not cancelled."""
@@ -89,20 +132,29 @@ class VirtualClock:
 
     def next_due(self) -> float | None:
         """Due time of the next live timer, or None when idle."""
-        self._drop_cancelled()
+        self._settle()
         return self._heap[0][0] if self._heap else None
 
-    def _drop_cancelled(self) -> None:
+    def _settle(self) -> None:
+        """Drop cancelled entries from the top of the heap and move re-armed ones to their new
+        place, until the top entry is a live timer's own (or the heap is empty)."""
         heap = self._heap
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
+        while heap:
+            _when, seq, handle = heap[0]
+            if handle.cancelled:
+                heapq.heappop(heap)
+            elif seq != handle._seq:  # re-armed later: it belongs further down
+                heapq.heapreplace(heap, (handle.when, handle._seq, handle))
+            else:
+                return
 
     def step(self) -> bool:
         """Run the next live timer (advancing time to it). False when idle."""
-        self._drop_cancelled()
+        self._settle()
         if not self._heap:
             return False
         when, _, handle = heapq.heappop(self._heap)
+        handle._queued = False
         self._now = when
         self.events_run += 1
         handle._run()
@@ -111,14 +163,17 @@ class VirtualClock:
     def step_before(self, limit: float) -> bool:
         """Run the next live timer if it is due at or before `limit`; False when none is."""
         heap = self._heap
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
+        if heap:
+            top = heap[0][2]
+            if top.cancelled or heap[0][1] != top._seq:
+                self._settle()
         if not heap or heap[0][0] > limit:
             return False
         when, _, handle = heapq.heappop(heap)
+        handle._queued = False
         self._now = when
         self.events_run += 1
-        handle._run()
+        handle._callback(*handle._args)
         return True
 
     def run_until_idle(self, *, max_events: int | None = None) -> int:
@@ -164,6 +219,13 @@ class RealClock:
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer:
         return self.call_at(self.now + max(delay, 0.0), callback, *args)
+
+    def rearm(
+        self, timer: Timer | None, delay: float, callback: Callable[..., Any], *args: Any
+    ) -> Timer:
+        if timer is not None:
+            timer.cancel()
+        return self.call_later(delay, callback, *args)
 
 
 class Pacer(Protocol):

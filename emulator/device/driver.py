@@ -107,9 +107,7 @@ class ClientDriver:
             if kind is Send:
                 self._send_frame(action)
             elif kind is oc.ArmTimer:
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = self.clock.call_later(action.delay, self._fire, action.token)
+                self._timer = self.clock.rearm(self._timer, action.delay, self._fire, action.token)
             elif kind is oc.CancelTimer:
                 if self._timer is not None:
                     self._timer.cancel()
