@@ -38,6 +38,7 @@ EXIT_TERMINATED = 143
 
 #: Command area -> the module holding a click group of the same name.
 AREAS = {
+    "fleet": "emulator.cli.fleet",
     "fuzz": "emulator.cli.fuzz",
     "gbcs": "emulator.cli.gbcs",
     "home": "emulator.cli.home",
