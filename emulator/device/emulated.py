@@ -383,13 +383,20 @@ class EmulatedDevice(ClientDriver):
             self.port.power_changed(False)
 
     def _on_block_written(self, end: int, size: int) -> bool:
-        self.stats.blocks += 1
-        self.stats.bytes += size
+        stats = self.stats
+        stats.blocks += 1
+        stats.bytes += size
         if self.on_progress is not None:
             self.on_progress(end, self._image_size)
+        if not (self._op_cuts or self._fraction_cuts):  # no power cut planned: count the op
+            self._flash_ops += 1
+            return False
         return self._flash_op() or self._fraction_reached(end)
 
     def _on_record_committed(self) -> bool:
+        if not self._op_cuts:
+            self._flash_ops += 1
+            return False
         return self._flash_op()
 
     def _on_outcome(self, kind: OutcomeKind, reason: str | None) -> None:

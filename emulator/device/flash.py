@@ -93,10 +93,14 @@ class MemoryFlash:
     # The three operations the OTA client's actions map onto.
 
     def write_slot(self, offset: int, data: bytes) -> None:
-        end = offset + len(data)
-        if len(self.slot) < end:
-            self.slot.extend(bytes(end - len(self.slot)))
-        self.slot[offset:end] = data
+        slot = self.slot
+        if offset == len(slot):  # the next block of a download: appended
+            slot += data
+        else:
+            end = offset + len(data)
+            if len(slot) < end:
+                slot.extend(bytes(end - len(slot)))
+            slot[offset:end] = data
         self.writes += 1
 
     def commit_record(self, record: DownloadRecord | None) -> None:

@@ -69,7 +69,10 @@ class CommsHub:
         if endpoint is not None:
             self.endpoints[src] = endpoint
         for send in self.server.handle(data, src, self.clock.now, broadcast=broadcast):
-            self.send(send)
+            if send.delay > 0:
+                self.send(send)
+            else:  # `send`, in short: every block response of a download comes here
+                self._send(send.dst, OTA_CLUSTER, send.data, self.endpoints.get(send.dst))
 
     def send(self, send: Send, *, endpoint: int | None = None) -> None:
         """Carry out one of the server's `Send` actions."""

@@ -977,14 +977,10 @@ class OtaClient:
             return
         send_addr = p.send_node_address
         offset = self._next_offset(d)
-        common = {
-            "manufacturer_code": _either(p.block_manufacturer_id, d.manufacturer_id),
-            "image_type": _either(p.block_image_type, d.image_type),
-            "file_version": d.file_version,
-            "file_offset": offset,
-            "maximum_data_size": self._asked_size,
-            "request_node_addr": frames.eui64(self.identity.ieee) if send_addr else None,
-        }
+        mfg = _either(p.block_manufacturer_id, d.manufacturer_id)
+        itype = _either(p.block_image_type, d.image_type)
+        size = self._asked_size
+        node = frames.eui64(self.identity.ieee) if send_addr else None
         self._asked = offset
         self._awaiting = True
         self._stale_seen = False
@@ -998,7 +994,12 @@ class OtaClient:
                 field_control=1 if send_addr else 0,
                 page_size=p.page_size,
                 response_spacing=p.response_spacing_ms,
-                **common,
+                manufacturer_code=mfg,
+                image_type=itype,
+                file_version=d.file_version,
+                file_offset=offset,
+                maximum_data_size=size,
+                request_node_addr=node,
             )
             d.end_page()
             d.page_start = self.file_offset
@@ -1010,19 +1011,19 @@ class OtaClient:
             # kept past the gap (or the page's end), with an Image Block Request.
             d.filling = True
             gap_end = min((o for o in d.kept if o > self.file_offset), default=d.page_end)
-            common["maximum_data_size"] = min(self._asked_size, gap_end - self.file_offset)
+            size = min(size, gap_end - self.file_offset)
         send_period = p.send_min_block_period
         self._send_bytes(
             frames.encode_image_block(
                 self._next_tsn(),
                 (1 if send_addr else 0) | (2 if send_period else 0),
-                common["manufacturer_code"],
-                common["image_type"],
-                common["file_version"],
-                common["file_offset"],
-                common["maximum_data_size"],
+                mfg,
+                itype,
+                d.file_version,
+                offset,
+                size,
                 self.minimum_block_period if send_period else None,
-                common["request_node_addr"],
+                node,
             )
         )
         self._arm_answer(p.message_timeout_ms / 1000)
@@ -1051,6 +1052,13 @@ class OtaClient:
         """What a misbehaving client does when its next request is due; False when no request
         follows (it gave up or stalls)."""
         p = self.policy
+        if (
+            p.abort_after_blocks is None
+            and p.stop_after_blocks is None
+            and p.upgrade_end_after_blocks is None
+            and p.malformed_request_after_blocks is None
+        ):
+            return True  # a well-behaved client: none of the knobs below is set
         if self._once(d, "abort_after_blocks", p.abort_after_blocks):
             self._client_abort(f"ABORT: sent after {d.blocks} blocks (abort_after_blocks)")
             return False
@@ -1151,6 +1159,8 @@ class OtaClient:
 
     def _block_period_s(self) -> float:
         p = self.policy
+        if not self.minimum_block_period:  # no period from the server: the client's own delay
+            return max(p.download_delay_ms / 1000, 0.0)
         return max(p.download_delay_ms / 1000, self.minimum_block_period * p.min_block_period_scale)
 
     def _on_download_timer(self, _event: TimerFired) -> None:
@@ -1207,7 +1217,7 @@ class OtaClient:
                 self._default_response(rx, Status.INVALID_VALUE)
                 return
             offset = int(cmd.file_offset)
-            if data and self._fails_block(d, offset):
+            if data and self.policy.fail_block_after is not None and self._fails_block(d, offset):
                 return
             if offset != self.file_offset or not data:
                 if data and self._take_asked(offset, bytes(data)):
@@ -1267,7 +1277,7 @@ class OtaClient:
         d = self._download
         assert d is not None
         self._write(data)
-        for start in sorted(d.kept):  # blocks kept past the gap this block filled
+        for start in sorted(d.kept) if d.kept else ():  # kept past the gap this block filled
             if start > self.file_offset:
                 break
             block = d.kept.pop(start)

@@ -442,16 +442,20 @@ class OtaServer:
         if offset >= image.size:
             return [self._default_response(src, frame.header, Status.MALFORMED_COMMAND)]
         session = self._session(src)
-        fault = self._misbehaviour(session, offset)
-        if fault is ServerFault.STALL:
-            return []
-        if fault is ServerFault.ABORT:
-            return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
-        if fault is ServerFault.ENDLESS_WAIT:
-            return self._wait(frame, src, now, ENDLESS_WAIT_S)
-        limited = self._rate_limit(frame, src, now, session, image)
-        if limited is not None:
-            return limited
+        p = self.policy
+        fault = None
+        if p.misbehaviour is not ServerFault.NONE:
+            fault = self._misbehaviour(session, offset)
+            if fault is ServerFault.STALL:
+                return []
+            if fault is ServerFault.ABORT:
+                return [self._reply(frame, src, "image_block_response", status=Status.ABORT)]
+            if fault is ServerFault.ENDLESS_WAIT:
+                return self._wait(frame, src, now, ENDLESS_WAIT_S)
+        if p.wait_for_data_s > 0 or p.min_block_period is not None:  # else never limited
+            limited = self._rate_limit(frame, src, now, session, image)
+            if limited is not None:
+                return limited
         return _Transfer(image, offset, self._block_size(frame), session, fault)
 
     def _on_image_block(self, frame: frames.Frame, src: int, now: float) -> list[Send]:
