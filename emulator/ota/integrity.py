@@ -54,8 +54,11 @@ def aes_mmo(data: bytes | memoryview) -> bytes:
     return digest
 
 
+_ECB = modes.ECB()  # holds no state: one object serves every step
+
+
 def _mmo_step(key: bytes, block: bytes | memoryview) -> bytes:
-    encrypted = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(block)
+    encrypted = Cipher(algorithms.AES(key), _ECB).encryptor().update(block)
     return (int.from_bytes(encrypted, "big") ^ int.from_bytes(block, "big")).to_bytes(
         AES_BLOCK, "big"
     )

@@ -8,14 +8,21 @@ implemented and is always reported as "not verified", never as valid.
 A check is "valid", "invalid", "not verified" (could be checked with more material, e.g. a key)
 or "absent" (nothing to check). A report is ok when no check is invalid. Giving a supplier key
 asks for a supplier signature: a file without one (the PPMID form, a plain Zigbee file) is then
-invalid, never "absent". Pure: no I/O.
+invalid, never "absent". `check_file` keeps its verdicts in a bounded, content-addressed cache
+(`VerdictCache`: the SHA-256 of the exact bytes plus every parameter the verdict depends on), so a
+fleet checks each distinct image once per trust. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.errors import ImageFormatError
@@ -256,12 +263,138 @@ def check_file(
     data: bytes,
     *,
     format: str = "auto",
+    strict: bool = False,
     supplier_public_key: ec.EllipticCurvePublicKey | None = None,
     expected_hash: bytes | None = None,
+    cache: VerdictCache | None = None,
 ) -> VerifyReport:
-    """Parse and verify raw file bytes; a file that cannot be parsed is an invalid report."""
+    """Parse and verify raw file bytes; a file that cannot be parsed is an invalid report.
+
+    The verdict is looked up in, and kept in, `cache` (default: `VERDICTS`), keyed by the
+    SHA-256 of these exact bytes and every other argument, so identical images are checked once
+    however many devices download them; see `VerdictCache`."""
+    data = bytes(data)  # the bytes hashed are the bytes checked: never a buffer that may change
+    cache = VERDICTS if cache is None else cache
+    key = verdict_key(
+        data,
+        format=format,
+        strict=strict,
+        supplier_public_key=supplier_public_key,
+        expected_hash=expected_hash,
+    )
+    if key is not None:
+        report = cache.get(key)
+        if report is not None:
+            return report
+    report = _check_file(
+        data,
+        format=format,
+        strict=strict,
+        supplier_public_key=supplier_public_key,
+        expected_hash=expected_hash,
+    )
+    if key is not None:
+        cache.put(key, report)
+    return report
+
+
+def _check_file(
+    data: bytes,
+    *,
+    format: str,
+    strict: bool,
+    supplier_public_key: ec.EllipticCurvePublicKey | None,
+    expected_hash: bytes | None,
+) -> VerifyReport:
     try:
-        ota = parse_image(data, format=format)
+        ota = parse_image(data, format=format, strict=strict)
     except ImageFormatError as exc:
         return VerifyReport((Check("format", Status.INVALID, str(exc)),))
     return verify_file(ota, supplier_public_key=supplier_public_key, expected_hash=expected_hash)
+
+
+def verdict_key(
+    data: bytes,
+    *,
+    format: str,
+    strict: bool,
+    supplier_public_key: Any,
+    expected_hash: Any,
+) -> tuple[Any, ...] | None:
+    """What `check_file`'s verdict on `data` depends on, as a cache key: the SHA-256 and length
+    of the exact bytes, the format and strictness they are parsed with, the supplier key (its
+    whole SubjectPublicKeyInfo: curve and point) and the expected Manufacturer Image hash. None
+    when an argument is not one the key can name exactly (a key object that cannot say its
+    bytes, a hash given as anything but bytes): such a check is never cached.
+
+    Every argument of `check_file` but `cache` must be in this key: a parameter added there
+    without being added here would let one device's verdict answer another's question."""
+    if type(format) is not str or type(strict) is not bool:
+        return None
+    key_bytes = None
+    if supplier_public_key is not None:
+        if not isinstance(supplier_public_key, ec.EllipticCurvePublicKey):
+            return None
+        key_bytes = supplier_public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    if expected_hash is not None and type(expected_hash) is not bytes:
+        return None
+    return (
+        "check_file/1",
+        hashlib.sha256(data).digest(),
+        len(data),
+        format,
+        strict,
+        key_bytes,
+        expected_hash,
+    )
+
+
+class VerdictCache:
+    """`check_file` verdicts by `verdict_key`, least recently used dropped past `max_entries`.
+
+    Content-addressed: a key holds the SHA-256 of the exact bytes checked and every parameter
+    the verdict depends on, so a device is only ever given the verdict it would have computed
+    itself (another trust anchor, hash or format is another key; one byte of difference is
+    another digest), and an invalid verdict comes back with its reason. Reports are immutable
+    and shared. Safe to use from several threads."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        if max_entries < 1:
+            raise ValueError("a verdict cache holds at least one entry")
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[Any, ...], VerifyReport] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Any, ...]) -> VerifyReport | None:
+        with self._lock:
+            report = self._entries.get(key)
+            if report is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return report
+
+    def put(self, key: tuple[Any, ...], report: VerifyReport) -> None:
+        with self._lock:
+            self._entries[key] = report
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+VERDICTS = VerdictCache()
+"""The process's verdict cache: every device of a run (and of every run in this process) that
+downloads the same bytes and holds the same trust shares one check."""
