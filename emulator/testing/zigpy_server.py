@@ -221,10 +221,16 @@ def _cut_short(f: OtaFrame) -> bool:
 
 def _answer(run: ZigpyRun, index: int) -> OtaFrame | None:
     """zigpy's answer to the device's frame `run.wire[index]`: its first frame with the same
-    ZCL sequence number after it (zigpy answers with the request's)."""
+    ZCL sequence number after it (zigpy answers with the request's), before the device uses that
+    number for another request (sequence numbers wrap after 256; a duplicate is the same
+    request)."""
     request = run.wire[index]
     for later in run.wire[index + 1 :]:
-        if later.from_zigpy and later.tsn == request.tsn and later.name != "image_notify":
+        if later.tsn != request.tsn:
+            continue
+        if not later.from_zigpy and later.data != request.data:
+            return None
+        if later.from_zigpy and later.name != "image_notify":
             return later
     return None
 
