@@ -11,8 +11,11 @@ it reads as "no record". It never decides protocol behaviour: the OTA client say
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import construct as c
@@ -76,6 +79,39 @@ def decode_record(data: bytes) -> DownloadRecord | None:
     return record
 
 
+class SharedImages:
+    """Identical image bytes held once: devices that activate the same download (a fleet's
+    campaign) keep one `bytes` object between them instead of a copy each. By content (SHA-256);
+    the most recently shared images are kept, up to `max_bytes` of them."""
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._images: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def share(self, data: bytes | bytearray | memoryview) -> bytes:
+        """`bytes(data)`, as the one object already held for these bytes when there is one."""
+        digest = hashlib.sha256(data).digest()
+        with self._lock:
+            held = self._images.get(digest)
+            if held is not None and held == data:
+                self._images.move_to_end(digest)
+                return held
+            image = bytes(data)
+            if len(image) <= self.max_bytes:
+                self._images[digest] = image
+                self._bytes += len(image)
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._images.popitem(last=False)
+                    self._bytes -= len(dropped)
+            return image
+
+
+SHARED_IMAGES = SharedImages()
+"""Where `MemoryFlash.activate` puts the image it now runs."""
+
+
 class MemoryFlash:
     """Flash in memory. `running` is the running OTA file; `slot` the download slot."""
 
@@ -112,7 +148,7 @@ class MemoryFlash:
         record = self.record
         if record is None or not record.complete:
             raise ValueError("no complete image in the download slot")
-        self.running = bytes(self.slot[: record.image_size])
+        self.running = SHARED_IMAGES.share(memoryview(self.slot)[: record.image_size])
         self._record, self._raw = None, None
         self.slot = bytearray()
         self.activations += 1

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from ota_harness import make_image, running_image
 
-from emulator.device.flash import FileFlash, MemoryFlash, decode_record, encode_record
+from emulator.device.flash import (
+    FileFlash,
+    MemoryFlash,
+    SharedImages,
+    decode_record,
+    encode_record,
+)
 from emulator.ota.client import DownloadRecord
 
 RECORD = DownloadRecord(0x1234, 0x0101, 2, 1000, 400, 2)
@@ -33,6 +39,32 @@ def test_memory_flash_boot_reports_only_committed_progress():
     assert boot.record.file_offset == 50 and boot.slot == image[:50]
     with pytest.raises(ValueError):
         flash.activate()  # not complete
+
+
+def _activated(image: bytes) -> MemoryFlash:
+    flash = MemoryFlash(running_image(1))
+    for offset in range(0, len(image), 50):  # block by block, as a download writes it
+        flash.write_slot(offset, image[offset : offset + 50])
+    flash.commit_record(DownloadRecord(0x1234, 0x0101, 2, len(image), len(image)))
+    assert flash.activate() == 2
+    return flash
+
+
+def test_devices_that_activate_the_same_image_share_one_copy_of_it():
+    image = make_image(version=2)
+    first, second = _activated(image), _activated(bytes(bytearray(image)))
+    assert first.running == image and first.running is second.running
+    other = _activated(make_image(b"other firmware " * 30, version=2))
+    assert other.running != image and other.running is not first.running
+
+
+def test_shared_images_are_bounded_by_bytes_and_compared_in_full():
+    shared = SharedImages(max_bytes=100)
+    a, b = bytes(60), bytes([1]) * 60
+    assert shared.share(bytearray(a)) == a
+    held = shared.share(a)
+    assert shared.share(b) == b  # a is dropped: 120 bytes would exceed the bound
+    assert shared.share(a) is not held and shared.share(bytes(200)) == bytes(200)
 
 
 def test_file_flash_survives_a_restart_and_activates_atomically(tmp_path):
