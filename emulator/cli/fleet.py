@@ -10,6 +10,7 @@ command exits 130 or 143. It never holds protocol logic or decides an outcome.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from emulator.errors import Interrupted, OutputError
 from emulator.files import shown
 from emulator.fleet.campaign import MAX_HOMES, load_campaign
 from emulator.fleet.report import PAGE, PLOTS, Summary, findings_text, render, summarize
-from emulator.fleet.runner import run_fleet
+from emulator.fleet.runner import dask_client, run_fleet
 from emulator.fleet.store import FleetStore, check_db, read_fleet
 from emulator.interrupt import Interruption
 from emulator.options import duration
@@ -98,8 +99,13 @@ def run(
         db.parent.mkdir(parents=True, exist_ok=True)
     check_outputs({"--db": db, "--report": report_path}, [(campaign_file, "the campaign file")])
     check_db(db)
-    with Interruption() as interruption, FleetStore.create(db, campaign) as store:
-        outcome = _run(campaign, store, workers or 0, scheduler, interruption)
+    with contextlib.ExitStack() as stack:
+        client = None  # the cluster first: one that cannot be had leaves the database as it was
+        if workers is not None or scheduler is not None:
+            client = stack.enter_context(dask_client(workers or 0, scheduler))
+        interruption = stack.enter_context(Interruption())
+        store = stack.enter_context(FleetStore.create(db, campaign))
+        outcome = _run(campaign, store, client, interruption)
     if outcome.interrupted is not None:
         click.echo(f"{outcome.homes} of {campaign.homes} home(s) in {shown(db)}", err=True)
         raise Interrupted(outcome.interrupted)
@@ -113,7 +119,7 @@ def run(
     ctx.exit(0 if summary.ok else 1)
 
 
-def _run(campaign, store, workers, scheduler, interruption):
+def _run(campaign, store, client, interruption):
     console = Console(stderr=True)
     with Progress(
         TextColumn("homes"),
@@ -132,8 +138,7 @@ def _run(campaign, store, workers, scheduler, interruption):
         return run_fleet(
             campaign,
             store.add,
-            workers=workers,
-            scheduler=scheduler,
+            client=client,
             progress=progress,
             interruption=interruption,
         )

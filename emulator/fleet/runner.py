@@ -73,15 +73,20 @@ def run_fleet(
     *,
     workers: int = 0,
     scheduler: str | None = None,
+    client: Any = None,
     progress: Progress | None = None,
     interruption: Interruption | None = None,
 ) -> FleetOutcome:
-    """Run every home of `campaign`, handing each result to `sink` in home order."""
+    """Run every home of `campaign`, handing each result to `sink` in home order: on `client`
+    (a Dask client, `dask_client`) when given, else on a cluster made for the run when
+    `workers` or `scheduler` ask for one, else here."""
     plan = kinds(campaign)
+    if client is not None:
+        return _on_dask(client, campaign, plan, sink, progress, interruption)
     if workers == 0 and scheduler is None:
         return _here(campaign, plan, sink, progress, interruption)
-    with _client(workers, scheduler) as client:
-        return _on_dask(client, campaign, plan, sink, progress, interruption)
+    with dask_client(workers, scheduler) as made:
+        return _on_dask(made, campaign, plan, sink, progress, interruption)
 
 
 def _here(
@@ -107,8 +112,9 @@ def _here(
 
 
 @contextlib.contextmanager
-def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: on a new LocalCluster of `workers` processes, or on `scheduler`."""
+def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: on a new LocalCluster of `workers` processes (closed on leaving), or on
+    `scheduler`; `FleetError` when neither can be had."""
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "tornado", "asyncio"):  # its chatter is not the run's output
@@ -217,7 +223,7 @@ def measure(
             started = time.perf_counter()
             run_fleet(campaign, store.add)
             return time.perf_counter() - started
-        with _client(workers, None) as client:
+        with dask_client(workers, None) as client:
             client.wait_for_workers(workers)
             started = time.perf_counter()
             _on_dask(client, campaign, kinds(campaign), store.add, None, None)
