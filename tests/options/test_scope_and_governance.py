@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.home import load_home, run_home
+from emulator.home import HomeFileError, load_home, run_home
 
 OPTIONS = Path(__file__).resolve().parents[2] / "profiles" / "homes" / "options"
 
@@ -48,7 +48,7 @@ def test_only_the_lead_supplier_activates_a_shared_ihd():
 def test_a_lead_supplier_needs_a_device_two_suppliers_can_share(tmp_path):
     home = tmp_path / "home.toml"
     home.write_text('[[device]]\nname = "h"\nprofile = "hcalcs-opt1"\nlead_supplier = "A"\n')
-    with pytest.raises(Exception, match="device\\[0\\].lead_supplier: a lead supplier governs"):
+    with pytest.raises(HomeFileError, match=r"device\[0\]\.lead_supplier: a lead supplier governs"):
         load_home(home)
 
 
