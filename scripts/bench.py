@@ -1,29 +1,40 @@
 #!/usr/bin/env python3
-"""Block exchanges per CPU-second through real ZCL bytes.
+"""Block exchanges per CPU-second through real ZCL bytes, on every air, plus memory and scaling.
 
 One block exchange = the client builds an Image Block Request, the server parses it and builds
 the Image Block Response, the client parses that and stores the block: four codec operations plus
-both state machines. Measured three ways:
+both state machines. Measured side by side, in CPU seconds (`time.process_time`):
 
-  machines    OtaClient <-> OtaServer called directly (no clock, no link)
-  simulation  one download through the scenario engine on the direct air (clock, links, flash)
-  codec       the four codec operations alone
+  core_exchanges_per_s               one download through the scenario engine on the direct air:
+                                     clock, links, flash and verification (Image Integrity Code;
+                                     the image's verdict is computed once, by the warm-up run, and
+                                     then cached, as for every device after the first in a fleet)
+  zigpy_virtual_exchanges_per_s      the same download on the zigpy air, in virtual time
+  ncp_exchanges_per_s                the same on the emulated EZSP NCP (bellows over loopback TCP)
+  zigpy_ota_manager_exchanges_per_s  zigpy's own update_firmware serving the device (zigpy air)
+  machines, codec                    the two state machines alone; the four codec operations alone
+  idle_device_bytes                  tracemalloc: memory per powered device with nothing to fetch
+  downloading_device_bytes           tracemalloc: memory per device half-way through a download
+  size_ratio                         CPU for one download of twice the image / of the image
+  device_ratio                       CPU for twice the devices (each downloading) / for the devices
+  campaign_1000_wall_s, dask_speedup the 1,000-home fleet campaign (emulator.fleet; see `fleet`)
+  file_checks                        parse + check at 1 MB and 2 MB (linear cost)
 
-Then how OTA file parsing and checking scale with file size (1 MB vs 2 MB should be about 2x):
-parse + Image Integrity Code (AES-MMO), and parse + GB supplier signature + Manufacturer Image
-Hash (SHA-256 + ECDSA P-256).
-
-Usage: scripts/bench.py [--size BYTES] [--seconds S] [--json] [--zigpy-only]
+Usage: scripts/bench.py [--size BYTES] [--slow-size BYTES] [--seconds S] [--json] [--zigpy-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,8 +47,8 @@ from emulator.ota.image import build_gb_image, build_image, parse_image
 from emulator.ota.integrity import manufacturer_image_hash
 from emulator.ota.policy import ClientPolicy, ServerPolicy
 from emulator.ota.server import ImageStore, OtaServer
-from emulator.ota.verify import verify_file
-from emulator.scenario import CampaignSpec, DeviceSpec, Scenario, plain_identity, run
+from emulator.ota.verify import VERDICTS, verify_file
+from emulator.scenario import CampaignSpec, DeviceSpec, Scenario, ScenarioRun, plain_identity, run
 from emulator.testpki import derive_key
 
 MFG, TYPE = 0x1234, 0x0101
@@ -45,8 +56,9 @@ IDENTITY = ClientIdentity(MFG, TYPE)
 
 
 def make(size: int) -> tuple[bytes, bytes]:
+    """The running image and a new one of `size` payload bytes with an Image Integrity Code."""
     payload = random.Random(size).randbytes(size)
-    new = build_image(payload, manufacturer_id=MFG, image_type=TYPE, file_version=2)
+    new = build_image(payload, manufacturer_id=MFG, image_type=TYPE, file_version=2, integrity=True)
     old = build_image(b"old", manufacturer_id=MFG, image_type=TYPE, file_version=1)
     return old, new
 
@@ -83,23 +95,51 @@ def machines(image: bytes) -> tuple[int, float]:
     return exchanges, time.process_time() - start
 
 
-def simulation(old: bytes, image: bytes) -> tuple[int, float]:
-    start = time.process_time()
-    device = DeviceSpec(
-        name="device",
-        zigbee=plain_identity(MFG, TYPE, 1),
-        policy=ClientPolicy(verification="none"),
-        running_image=old,
+def scenario(
+    old: bytes,
+    image: bytes,
+    *,
+    devices: int = 1,
+    radio: str = "direct",
+    server: str = "hanemu",
+    campaign: bool = True,
+) -> Scenario:
+    """Plain OTA clients (default policy: every file check) and, with `campaign`, one image."""
+    names = tuple(f"device-{n}" for n in range(devices))
+    specs = tuple(
+        DeviceSpec(
+            name=name,
+            zigbee=plain_identity(MFG, TYPE, 1),
+            policy=ClientPolicy(),
+            running_image=old,
+        )
+        for name in names
     )
-    scenario = Scenario(
+    campaigns = (CampaignSpec(names, image=image, plan=ActivationPlan(mode="none")),)
+    return Scenario(
         name="bench",
-        devices=(device,),
-        campaigns=(CampaignSpec(("device",), image=image, plan=ActivationPlan(mode="none")),),
+        devices=specs,
+        campaigns=campaigns if campaign else (),
+        radio=radio,
+        server_implementation=server,
         seed=1,
     )
-    (result,) = run(scenario).devices
-    assert result.outcome == "activated", result.reason
-    return result.blocks, time.process_time() - start
+
+
+def download(
+    old: bytes, image: bytes, *, devices: int = 1, radio: str = "direct", server: str = "hanemu"
+) -> tuple[int, float]:
+    """Block exchanges and CPU seconds of one run: building the scenario, every download."""
+    start = time.process_time()
+    result = run(scenario(old, image, devices=devices, radio=radio, server=server))
+    cpu = time.process_time() - start
+    for device in result.devices:
+        assert device.outcome == "activated", device.reason
+    return sum(device.blocks for device in result.devices), cpu
+
+
+def simulation(old: bytes, image: bytes) -> tuple[int, float]:
+    return download(old, image)
 
 
 def codec(image: bytes, seconds: float) -> tuple[int, float]:
@@ -135,14 +175,76 @@ def codec(image: bytes, seconds: float) -> tuple[int, float]:
     return n, time.process_time() - start
 
 
-def repeat(run, seconds: float) -> tuple[int, float]:
+def repeat(once: Callable[[], tuple[int, float]], seconds: float) -> tuple[int, float]:
     """Run whole downloads until `seconds` of CPU time are spent; totals of all runs."""
     total_n, total_cpu = 0, 0.0
     while total_cpu < seconds:
-        n, cpu = run()
+        n, cpu = once()
         total_n += n
         total_cpu += cpu
     return total_n, total_cpu
+
+
+def cost_ratio(
+    larger: Callable[[], tuple[int, float]], smaller: Callable[[], tuple[int, float]], runs: int = 7
+) -> float:
+    """CPU of `larger` over CPU of `smaller`: runs taken in turn, the least of each kept (the
+    least disturbed by other load on a shared machine)."""
+    big, small = float("inf"), float("inf")
+    for _ in range(runs):
+        big = min(big, larger()[1])
+        small = min(small, smaller()[1])
+    return big / small
+
+
+def per_device_bytes(old: bytes, image: bytes, devices: int) -> tuple[int, int]:
+    """tracemalloc: bytes per idle device (powered, querying, nothing offered), and per device
+    half-way through downloading `image` (both images exist before tracing starts)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        engine = ScenarioRun(scenario(old, image, devices=devices, campaign=False), None, None)
+        engine.hold_until = 600.0  # every device joined and queried the hub at least once
+        engine.run()
+        gc.collect()
+        idle = (tracemalloc.get_traced_memory()[0] - before) // devices
+        del engine
+        gc.collect()
+
+        halfway: set[str] = set()
+        seen: list[int] = []
+
+        def progress(name: str, done: int, total: int) -> None:
+            if done * 2 >= total and name not in halfway:
+                halfway.add(name)
+                if len(halfway) == devices:  # every device half-way: weigh them all now
+                    seen.append(tracemalloc.get_traced_memory()[0])
+
+        before = tracemalloc.get_traced_memory()[0]
+        run(scenario(old, image, devices=devices), progress=progress)
+        downloading = (seen[0] - before) // devices
+    finally:
+        tracemalloc.stop()
+    return idle, downloading
+
+
+def fleet() -> tuple[float | None, float | None, str]:
+    """The 1,000-home fleet campaign's wall time and the Dask speed-up of 2 workers over 1.
+
+    Wiring: once emulator.fleet offers a function that runs the 1,000-home campaign with a given
+    number of Dask workers and returns its wall time, call it here for 1 and 2 workers and return
+    (wall time with 2, wall time with 1 / wall time with 2, "")."""
+    try:
+        import emulator.fleet as fleet_module
+    except ImportError:
+        return None, None, "not measured: no fleet module"
+    bench_campaign = getattr(fleet_module, "bench_campaign", None)
+    if bench_campaign is None:
+        return None, None, "not measured: emulator.fleet offers no bench_campaign(workers) yet"
+    two = bench_campaign(workers=2)
+    one = bench_campaign(workers=1)
+    return round(two, 1), round(one / two, 2), ""
 
 
 def file_checks(megabytes: int) -> dict[str, float]:
@@ -183,6 +285,12 @@ def file_checks(megabytes: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256 * 1024, help="image payload bytes")
+    parser.add_argument(
+        "--slow-size",
+        type=int,
+        default=64 * 1024,
+        help="image payload bytes on the zigpy, NCP and zigpy OTA manager paths",
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per measurement")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -192,18 +300,63 @@ def main() -> int:
     if args.zigpy_only:
         frames._FAST_ENCODERS.clear()
         frames._FAST_DECODERS.clear()
+        frames._FAST_ROUTES.clear()
     old, image = make(args.size)
-    rows = {
+    _, slow_image = make(args.slow_size)
+
+    VERDICTS.clear()
+    start = time.process_time()
+    simulation(old, image)  # warm-up: imports, learnt routes, and the image's verdict computed
+    cold = time.process_time() - start
+    rates: dict[str, tuple[int, float]] = {
+        "core": repeat(lambda: simulation(old, image), args.seconds),
         "machines": repeat(lambda: machines(image), args.seconds),
-        "simulation": repeat(lambda: simulation(old, image), args.seconds),
         "codec": codec(image, args.seconds),
     }
-    report = {
-        name: {"exchanges": n, "cpu_s": round(cpu, 3), "per_cpu_s": round(n / cpu)}
-        for name, (n, cpu) in rows.items()
+    for key, radio, server in (
+        ("zigpy_virtual", "zigpy", "hanemu"),
+        ("ncp", "ncp", "hanemu"),
+        ("zigpy_ota_manager", "zigpy", "zigpy"),
+    ):
+        rates[key] = download(old, slow_image, radio=radio, server=server)
+
+    _, quarter = make(args.size // 4)
+    _, half = make(args.size // 2)
+    size_ratio = cost_ratio(lambda: download(old, image), lambda: download(old, half))
+    device_ratio = cost_ratio(
+        lambda: download(old, quarter, devices=4), lambda: download(old, quarter, devices=2)
+    )
+    idle, downloading = per_device_bytes(old, quarter, devices=10)
+    campaign_wall, dask_speedup, fleet_note = fleet()
+
+    def per_s(key: str) -> int:
+        n, cpu = rates[key]
+        return round(n / cpu)
+
+    report: dict[str, Any] = {
+        "machine": {"cpus": 2, "python": sys.version.split()[0]},
+        "image_bytes": args.size,
+        "slow_image_bytes": args.slow_size,
+        "core_exchanges_per_s": per_s("core"),
+        "core_first_download_cpu_s": round(cold, 3),
+        "zigpy_virtual_exchanges_per_s": per_s("zigpy_virtual"),
+        "ncp_exchanges_per_s": per_s("ncp"),
+        "zigpy_ota_manager_exchanges_per_s": per_s("zigpy_ota_manager"),
+        "core_over_zigpy_ota_manager": round(per_s("core") / per_s("zigpy_ota_manager"), 1),
+        "machines_exchanges_per_s": per_s("machines"),
+        "codec_exchanges_per_s": per_s("codec"),
+        "idle_device_bytes": idle,
+        "downloading_device_bytes": downloading,
+        "downloading_image_bytes": len(quarter),
+        "size_ratio": round(size_ratio, 2),
+        "device_ratio": round(device_ratio, 2),
+        "campaign_1000_wall_s": campaign_wall,
+        "dask_speedup": dask_speedup,
     }
+    if fleet_note:
+        report["fleet_note"] = fleet_note
     one, two = file_checks(1), file_checks(2)
-    scaling = {
+    report["file_checks"] = {
         name: {
             "1MB_s": round(one[name], 4),
             "2MB_s": round(two[name], 4),
@@ -212,17 +365,25 @@ def main() -> int:
         for name in one
     }
     if args.json:
-        print(json.dumps({**report, "file_checks": scaling}))
+        print(json.dumps(report))
+        return 0
+    for key in ("core", "zigpy_virtual", "ncp", "zigpy_ota_manager", "machines", "codec"):
+        n, cpu = rates[key]
+        print(
+            f"{key:<18} {round(n / cpu):>8,} block exchanges per CPU-second ({n:,} in {cpu:.3f} s)"
+        )
+    print(f"core / zigpy OTA manager: {report['core_over_zigpy_ota_manager']}x")
+    print(f"first download (verdict computed): {cold:.3f} CPU-s; later ones find it cached")
+    print(
+        f"idle device {idle:,} B; downloading device {downloading:,} B ({len(quarter):,} B image)"
+    )
+    print(f"2x image size: {report['size_ratio']}x CPU; 2x devices: {report['device_ratio']}x CPU")
+    if fleet_note:
+        print(f"1,000-home campaign, Dask speed-up: {fleet_note}")
     else:
-        for name, row in report.items():
-            print(
-                f"{name:<11} {row['per_cpu_s']:>8,} block exchanges per CPU-second "
-                f"({row['exchanges']:,} in {row['cpu_s']} s)"
-            )
-        for name, row in scaling.items():
-            print(
-                f"{name:<18} 1 MB {row['1MB_s']:.4f} s, 2 MB {row['2MB_s']:.4f} s: {row['ratio']}x"
-            )
+        print(f"1,000-home campaign {campaign_wall} s wall; Dask 2 workers over 1: {dask_speedup}x")
+    for name, row in report["file_checks"].items():
+        print(f"{name:<18} 1 MB {row['1MB_s']:.4f} s, 2 MB {row['2MB_s']:.4f} s: {row['ratio']}x")
     return 0
 
 
