@@ -70,6 +70,7 @@ def scenario_for(
             lead_supplier=d.lead_supplier,
             consent=Consent(d.consent, d.consent_after_s),
             expect_findings=d.expect_findings,
+            hops=d.hops,
         )
         for d in config.devices
     )

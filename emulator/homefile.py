@@ -88,6 +88,7 @@ class DeviceConfig:
     consent: str = "accept"
     consent_after_s: float = 60.0
     expect_findings: tuple[str, ...] | None = None
+    hops: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +218,7 @@ _DEVICE: dict[str, Key] = {
     "consent": config.choice(CONSENT_ANSWERS, "accept"),
     "consent_after_s": config.number(0, 30 * 86400, 60.0),
     "expect_findings": config.array(config.text(), noun="finding kinds", default=None),
+    "hops": config.integer(1, 15, 1),
 }
 _BUILD: dict[str, Key] = {
     "file_version": config.integer(0, 0xFFFFFFFE),
@@ -350,6 +352,7 @@ def _devices(
                 consent=d["consent"],
                 consent_after_s=d["consent_after_s"],
                 expect_findings=d["expect_findings"],
+                hops=d["hops"],
             )
         )
     return tuple(devices)

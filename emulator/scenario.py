@@ -112,6 +112,8 @@ class DeviceSpec:
     consent: Consent = field(default_factory=lambda: Consent())
     expect_findings: tuple[str, ...] | None = None
     """The kinds of security finding the run must show for this device (None: not checked)."""
+    hops: int = 1
+    """Radio hops between the device and the Comms Hub."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +414,7 @@ class ScenarioRun:
             used.add(nwk)
             ieee = rng.getrandbits(64) if spec.ieee is None else spec.ieee
             device = self._device(spec, nwk, ieee, random.Random(rng.getrandbits(64)))
+            device.hops = spec.hops
             self.devices.append((spec, device))
             model = "plain OTA client" if spec.profile is None else spec.profile.name
             air.attach(device, model=f"{_device_type(spec)} {model}")

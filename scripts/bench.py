@@ -17,10 +17,12 @@ both state machines. Measured side by side, in CPU seconds (`time.process_time`)
   downloading_device_bytes           tracemalloc: memory per device half-way through a download
   size_ratio                         CPU for one download of twice the image / of the image
   device_ratio                       CPU for twice the devices (each downloading) / for the devices
-  campaign_1000_wall_s, dask_speedup the 1,000-home fleet campaign (emulator.fleet; see `fleet`)
+  campaign_1000_wall_s, dask_speedup the 1,000-home GB-mix fleet campaign on 2 Dask workers, and
+                                     2 workers over 1 on 200 homes (emulator.fleet.measure)
   file_checks                        parse + check at 1 MB and 2 MB (linear cost)
 
-Usage: scripts/bench.py [--size BYTES] [--slow-size BYTES] [--seconds S] [--json] [--zigpy-only]
+Usage: scripts/bench.py [--size BYTES] [--slow-size BYTES] [--seconds S] [--fleet-homes N] [--json]
+                        [--zigpy-only]
 """
 
 from __future__ import annotations
@@ -229,22 +231,21 @@ def per_device_bytes(old: bytes, image: bytes, devices: int) -> tuple[int, int]:
     return idle, downloading
 
 
-def fleet() -> tuple[float | None, float | None, str]:
-    """The 1,000-home fleet campaign's wall time and the Dask speed-up of 2 workers over 1.
+SPEEDUP_HOMES = 200
+"""Homes of the campaign the Dask speed-up is measured on (1 worker, then 2)."""
 
-    Wiring: once emulator.fleet offers a function that runs the 1,000-home campaign with a given
-    number of Dask workers and returns its wall time, call it here for 1 and 2 workers and return
-    (wall time with 2, wall time with 1 / wall time with 2, "")."""
-    try:
-        import emulator.fleet as fleet_module
-    except ImportError:
-        return None, None, "not measured: no fleet module"
-    bench_campaign = getattr(fleet_module, "bench_campaign", None)
-    if bench_campaign is None:
-        return None, None, "not measured: emulator.fleet offers no bench_campaign(workers) yet"
-    two = bench_campaign(workers=2)
-    one = bench_campaign(workers=1)
-    return round(two, 1), round(one / two, 2), ""
+
+def fleet(homes: int) -> tuple[float | None, float | None, str]:
+    """The shipped GB-mix campaign over `homes` homes on 2 Dask workers (wall seconds), and the
+    speed-up of 2 workers over 1 on `SPEEDUP_HOMES` homes; `homes` 0 skips both."""
+    if homes == 0:
+        return None, None, "not measured (--fleet-homes 0)"
+    from emulator.fleet import measure
+
+    wall = measure(homes=homes, workers=2)
+    one = measure(homes=SPEEDUP_HOMES, workers=1)
+    two = measure(homes=SPEEDUP_HOMES, workers=2)
+    return round(wall, 1), round(one / two, 2), ""
 
 
 def file_checks(megabytes: int) -> dict[str, float]:
@@ -294,6 +295,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per measurement")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--fleet-homes",
+        type=int,
+        default=1000,
+        help="homes of the GB-mix fleet campaign timed on 2 Dask workers (0: skip the fleet)",
+    )
+    parser.add_argument(
         "--zigpy-only", action="store_true", help="turn the struct fast path off (reference codec)"
     )
     args = parser.parse_args()
@@ -327,7 +334,7 @@ def main() -> int:
         lambda: download(old, quarter, devices=4), lambda: download(old, quarter, devices=2)
     )
     idle, downloading = per_device_bytes(old, quarter, devices=10)
-    campaign_wall, dask_speedup, fleet_note = fleet()
+    campaign_wall, dask_speedup, fleet_note = fleet(args.fleet_homes)
 
     def per_s(key: str) -> int:
         n, cpu = rates[key]
@@ -350,7 +357,9 @@ def main() -> int:
         "downloading_image_bytes": len(quarter),
         "size_ratio": round(size_ratio, 2),
         "device_ratio": round(device_ratio, 2),
-        "campaign_1000_wall_s": campaign_wall,
+        "campaign_1000_wall_s": campaign_wall if args.fleet_homes == 1000 else None,
+        "campaign_wall_s": campaign_wall,
+        "campaign_homes": args.fleet_homes,
         "dask_speedup": dask_speedup,
     }
     if fleet_note:
@@ -381,7 +390,10 @@ def main() -> int:
     if fleet_note:
         print(f"1,000-home campaign, Dask speed-up: {fleet_note}")
     else:
-        print(f"1,000-home campaign {campaign_wall} s wall; Dask 2 workers over 1: {dask_speedup}x")
+        print(
+            f"{args.fleet_homes:,}-home campaign {campaign_wall} s wall on 2 workers; "
+            f"Dask 2 workers over 1 ({SPEEDUP_HOMES} homes): {dask_speedup}x"
+        )
     for name, row in report["file_checks"].items():
         print(f"{name:<18} 1 MB {row['1MB_s']:.4f} s, 2 MB {row['2MB_s']:.4f} s: {row['ratio']}x")
     return 0

@@ -138,6 +138,8 @@ class EmulatedDevice(ClientDriver):
         """Every tunnel frame that reached the device: when, its counter, the verdict."""
         self.findings: list[Finding] = []
         """What this device's updates showed about the security model (`emulator.findings`)."""
+        self.hops = 1
+        """Radio hops between the device and the Comms Hub (each pays the channel again)."""
         self.esme_nwk: int | None = None
         """The home's ESME, as the device knows it (paper IHD option 2 trusts it as a source);
         reports name other senders of a Display Message by their NWK address."""

@@ -21,9 +21,10 @@ class LinkPolicy:
     duplicate: float = 0.0
     reorder: float = 0.0
     corrupt: float = 0.0
-    latency_s: float = 0.005
-    """One-way delay of every frame."""
-    jitter_s: float = 0.001
+    latency_s: float = 0.0
+    """One-way delay of every frame beyond its time on the channel (`radio.channel`), e.g. a
+    slow relay."""
+    jitter_s: float = 0.0
     """Uniform extra delay in [0, jitter_s)."""
     reorder_delay_s: float = 0.05
     """A reordered frame is held back by up to this long, so later frames overtake it."""

@@ -1,12 +1,15 @@
 """The direct air: devices and the Comms Hub exchange ZCL bytes through seeded links, no zigpy.
 
-Each device gets its own pair of OTA links (`emulator.ota.link.Link`: latency, jitter and the
-scenario's drop, duplicate, reorder and corruption faults) and a fault-free, in-order tunnel link
-with the same latency (no jitter) for GBCS. Server discovery and EUI resolution answer after a
-fixed latency with the one hub. Nothing is delivered inline: every frame lands later, through the
-clock, so a reply can never re-enter its sender. A frame that would not fit one 802.15.4 frame for
-the device's security (`emulator.framesize.refusal`, as on the zigpy air) is not sent and is
-recorded (`air.refuse`). This is the fast path `ota simulate` and fleets run on.
+Every frame takes its turn on the home's one 802.15.4 channel (`emulator.radio.channel`: CSMA-CA,
+its airtime octet by octet, the MAC acknowledgement, each of the device's hops), so devices
+downloading at once share it. Each device also gets its own pair of OTA links
+(`emulator.ota.link.Link`: the scenario's drop, duplicate, reorder and corruption faults, and any
+extra latency) and a fault-free, in-order tunnel link for GBCS. Server discovery and EUI
+resolution answer after a fixed latency with the one hub. Nothing is delivered inline: every
+frame lands later, through the clock, so a reply can never re-enter its sender. A frame that
+would not fit one 802.15.4 frame for the device's security (`emulator.framesize.refusal`, as on
+the zigpy air) is not sent and is recorded (`air.refuse`). This is the fast path `ota simulate`
+and fleets run on.
 
 This module owns moving bytes between the hub and devices; it never decides what either does and
 never reads wall time.
@@ -27,6 +30,7 @@ from emulator.ota.frames import Send
 from emulator.ota.link import Link, LinkPolicy
 from emulator.profiles import OTA_CLUSTER, SMART_ENERGY_PROFILE
 from emulator.radio.air import refuse
+from emulator.radio.channel import Channel
 
 HUB_ADDRESS = 0x0000
 HUB_IEEE = 0x000D6F0000198B36
@@ -45,6 +49,8 @@ class _DirectPort:
         # The tunnel is fault-free and in order: its GBCS messages (a CS09, then the 8F43
         # behind it) arrive as their sender sent them.
         quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=0.0)
+        self._shape: dict[int, tuple[int, int]] = {}
+        """(header octets of a frame, APS payload room of a fragment or 0) by cluster."""
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
         self._room: dict[int, float] = {}
@@ -74,12 +80,47 @@ class _DirectPort:
         refuse(self.device, reason, cluster=cluster, sender=sender)
         return False
 
-    def _carry(self, link: Link, data: bytes, deliver: Callable[[bytes], None], delay=0.0):
-        """Each copy the link lets through lands at `deliver` later (never inline)."""
+    def _carry(
+        self,
+        link: Link,
+        data: bytes,
+        deliver: Callable[[bytes], None],
+        delay: float = 0.0,
+        cluster: int = OTA_CLUSTER,
+    ) -> None:
+        """The frame takes its turn on the home's channel (`air.channel`) once its sender hands
+        it over, `delay` from now; each copy the link's faults let through lands at `deliver`
+        when it has crossed the air (never inline)."""
         air = self.air
+        if delay > 0.0:
+            air.clock.call_later(delay, self._carry, link, data, deliver, 0.0, cluster)
+            return
+        psdu, frames = self._frames(cluster, len(data))
+        now = air.clock.now
+        crossed = air.channel.send(now, psdu, frames=frames, hops=self.device.hops) - now
         for extra, frame in link.transmit(data):
             air.frames += 1
-            air.clock.call_later(delay + extra, deliver, frame)
+            air.clock.call_later(crossed + extra, deliver, frame)
+
+    def _frames(self, cluster: int, length: int) -> tuple[int, int]:
+        """(PSDU octets of each frame, frames) for an APS payload of `length` octets."""
+        shape = self._shape.get(cluster)
+        if shape is None:
+            security = framesize.frame_security(
+                self.device.zigbee.security,
+                profile_id=SMART_ENERGY_PROFILE,
+                cluster_id=cluster,
+                unicast=True,
+            )
+            headers = framesize.layers(security).total
+            fragment = framesize.max_aps_payload(security) - framesize.APS_FRAGMENTATION_HEADER
+            fragmented = cluster in framesize.FRAGMENTED_CLUSTERS
+            shape = self._shape[cluster] = (headers, fragment if fragmented else 0)
+        headers, fragment = shape
+        if not fragment or length + headers <= framesize.PHY_MAX_PSDU:
+            return headers + length, 1
+        frames = -(-length // fragment)
+        return headers + framesize.APS_FRAGMENTATION_HEADER + -(-length // frames), frames
 
     # -- Port -----------------------------------------------------------------------------------
 
@@ -95,7 +136,7 @@ class _DirectPort:
 
     def send_tunnel(self, frame: bytes) -> None:
         if self._fits(TUNNELING_CLUSTER, frame, "device"):
-            self._carry(self.tunnel_up, frame, self._tunnel_at_hub)
+            self._carry(self.tunnel_up, frame, self._tunnel_at_hub, 0.0, TUNNELING_CLUSTER)
 
     def _tunnel_at_hub(self, frame: bytes) -> None:
         if self.air.up:
@@ -118,12 +159,14 @@ class _DirectPort:
         if cluster == OTA_CLUSTER:
             self._carry(self.down, data, self._ota_at_device)
         elif cluster == TUNNELING_CLUSTER:
-            self._carry(self.tunnel_down, data, self._tunnel_at_device)
+            self._carry(self.tunnel_down, data, self._tunnel_at_device, 0.0, cluster)
 
     def from_node(self, src: int, cluster: int, data: bytes) -> None:
         """Another HAN node's frame (the ESME's, a rogue's), on the fault-free in-order link."""
         if cluster == MESSAGING_CLUSTER and self._fits(cluster, data, "node"):
-            self._carry(self.tunnel_down, data, lambda d: self._messaging_at_device(d, src))
+            self._carry(
+                self.tunnel_down, data, lambda d: self._messaging_at_device(d, src), 0.0, cluster
+            )
 
     def _messaging_at_device(self, data: bytes, src: int) -> None:
         if self.air.up:
@@ -148,6 +191,8 @@ class DirectAir:
         self.clock = clock
         self.rng = rng
         self.faults = faults
+        self.channel = Channel(random.Random(rng.getrandbits(64)))
+        """The home's one 802.15.4 channel, shared by the hub and every device."""
         self.frames = 0
         self.hub: CommsHub
         self._ports: dict[int, _DirectPort] = {}

@@ -68,12 +68,11 @@ from zigpy.zcl import foundation
 from emulator import framesize
 from emulator.framesize import Security
 from emulator.ota.link import Link, LinkPolicy
+from emulator.radio.channel import Channel
 
 SE_PROFILE_ID = 0x0109
 OTA_CLUSTER = 0x0019
 COORDINATOR_IEEE = t.EUI64.convert("00:0d:6f:00:00:19:8b:36")
-BIT_RATE = 250_000
-"""IEEE 802.15.4 at 2.4 GHz: 250 kbit/s."""
 
 LOGGER = logging.getLogger(__name__)
 
@@ -102,13 +101,18 @@ def frame_security(packet: t.ZigbeePacket, node: Security) -> Security:
     )
 
 
-def air_time(packet: t.ZigbeePacket, node: Security = framesize.SMART_ENERGY) -> float:
-    """Seconds a frame (all its fragments, for a fragmented cluster) occupies the channel."""
+def frames_of(packet: t.ZigbeePacket, node: Security = framesize.SMART_ENERGY) -> tuple[int, int]:
+    """(PSDU octets of each frame, frames) that carry `packet` on the air: one frame, or the
+    fragments of a cluster that uses APS fragmentation."""
+    security = frame_security(packet, node)
+    headers = framesize.layers(security).total
+    length = len(packet.data.serialize())
     fragmented = _unicast(packet) and packet.cluster_id in framesize.FRAGMENTED_CLUSTERS
-    octets = framesize.air_octets(
-        len(packet.data.serialize()), frame_security(packet, node), fragmented=fragmented
-    )
-    return octets * 8 / BIT_RATE
+    if not fragmented or headers + length <= framesize.PHY_MAX_PSDU:
+        return headers + length, 1
+    room = framesize.max_aps_payload(security) - framesize.APS_FRAGMENTATION_HEADER
+    frames = -(-length // room)
+    return headers + framesize.APS_FRAGMENTATION_HEADER + -(-length // frames), frames
 
 
 class VirtualNetwork:
@@ -135,17 +139,24 @@ class VirtualNetwork:
         self.oversize_frames = 0
         """Frames refused because they do not fit one 802.15.4 frame."""
         self.on_oversize: Oversize | None = None
-        self._on_air_until: dict[int, float] = {}
-        """When each sender's radio is free again: one radio sends one frame at a time, so a
-        short frame never overtakes a longer one its sender queued first."""
+        self.channel = Channel(random.Random(rng.getrandbits(64)))
+        """The network's one 802.15.4 channel: every frame takes its turn on it (CSMA-CA, its
+        airtime, the MAC acknowledgement), so a sender's frames stay in order and nodes
+        downloading at once share it."""
+        self.hops: dict[int, int] = {}
+        """Radio hops between each attached node and the coordinator (1 when not said)."""
 
-    def attach(self, node: Node, *, security: Security = framesize.SMART_ENERGY) -> None:
+    def attach(
+        self, node: Node, *, security: Security = framesize.SMART_ENERGY, hops: int = 1
+    ) -> None:
         self.nodes[node.nwk] = node
         self.security[node.nwk] = security
+        self.hops[node.nwk] = hops
 
     def detach(self, node: Node) -> None:
         self.nodes.pop(node.nwk, None)
         self.security.pop(node.nwk, None)
+        self.hops.pop(node.nwk, None)
 
     def _refused(self, packet: t.ZigbeePacket, nwk: int) -> str | None:
         """Why `packet`, to or from node `nwk`, may not be sent (recorded), or None."""
@@ -163,12 +174,13 @@ class VirtualNetwork:
         return reason
 
     def _copies(
-        self, packet: t.ZigbeePacket, link: Link, nwk: int, sender: int
+        self, packet: t.ZigbeePacket, link: Link, nwk: int
     ) -> list[tuple[float, t.ZigbeePacket]]:
         now = asyncio.get_running_loop().time()
-        start = max(now, self._on_air_until.get(sender, now))
-        done = start + air_time(packet, self.security.get(nwk, framesize.SMART_ENERGY))
-        self._on_air_until[sender] = done
+        psdu, frames = frames_of(packet, self.security.get(nwk, framesize.SMART_ENERGY))
+        done = self.channel.send(
+            now, psdu, frames=frames, unicast=_unicast(packet), hops=self.hops.get(nwk, 1)
+        )
         delay = done - now
         if packet.cluster_id not in self.faulted_clusters:
             return [(delay, packet)]
@@ -209,8 +221,7 @@ class VirtualNetwork:
         reason = self._refused(packet, nwk)
         if reason is not None:  # as a real NCP refuses a message too long to send
             raise zigpy.exceptions.DeliveryError(reason)
-        sender = int(packet.src.address)
-        for delay, copy in self._copies(packet, self.down, nwk, sender):
+        for delay, copy in self._copies(packet, self.down, nwk):
             loop.call_later(delay, self._land_at_nodes, copy, targets)
 
     def _land_at_nodes(self, packet: t.ZigbeePacket, targets: list[Node]) -> None:
@@ -228,8 +239,7 @@ class VirtualNetwork:
             return
         if self._refused(packet, node.nwk) is not None:
             return
-        sender = int(packet.src.address)
-        for delay, copy in self._copies(packet, self.down, node.nwk, sender):
+        for delay, copy in self._copies(packet, self.down, node.nwk):
             loop.call_later(delay, self._land_at_nodes, copy, [node])
 
     def to_coordinator(self, packet: t.ZigbeePacket) -> None:
@@ -238,7 +248,7 @@ class VirtualNetwork:
         nwk = packet.src.address if packet.src is not None else -1
         if self._refused(packet, nwk) is not None:
             return
-        for delay, copy in self._copies(packet, self.up, nwk, nwk):
+        for delay, copy in self._copies(packet, self.up, nwk):
             loop.call_later(delay, self._land_at_coordinator, copy)
 
     def _land_at_coordinator(self, packet: t.ZigbeePacket) -> None:

@@ -192,7 +192,7 @@ class ZigpyAir:
     def attach(self, device: EmulatedDevice, *, model: str) -> None:
         node = self._node(device, model)
         device.port = node
-        self.net.attach(node, security=device.zigbee.security)
+        self.net.attach(node, security=device.zigbee.security, hops=device.hops)
 
     def _node(self, device: EmulatedDevice, model: str) -> ZigpyNode:
         """The device's face on this air."""

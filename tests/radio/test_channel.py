@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -94,3 +95,62 @@ def test_a_crowded_channel_counts_access_failures_and_still_delivers():
     assert ends == sorted(ends)
     assert channel.frames == 40
     assert channel.access_failures > 0
+
+
+# --- the channel under the scenario engine ----------------------------------------------------
+
+from emulator.profiles import load_profile  # noqa: E402
+from emulator.scenario import CampaignSpec, Scenario, profile_device, run  # noqa: E402
+
+
+def _downloads(radio: str, devices: int, *, hops: int = 1) -> list:
+    profile = load_profile("hcalcs-opt1")
+    specs = tuple(
+        profile_device(f"hcalcs{i}", profile, ieee=0x00DB000000000100 + i) for i in range(devices)
+    )
+    if hops != 1:
+        specs = tuple(replace(s, hops=hops) for s in specs)
+    report = run(
+        Scenario(
+            name="channel",
+            devices=specs,
+            campaigns=(
+                CampaignSpec(
+                    tuple(s.name for s in specs),
+                    build_version=profile.zigbee.firmware_version + 1,
+                    build_size=16384,
+                    at=5.0,  # every device has joined: the offer reaches them together
+                ),
+            ),
+            radio=radio,
+            seed=3,
+        )
+    )
+    assert all(d.outcome == "activated" for d in report.devices), report.devices
+    return report.devices
+
+
+@pytest.mark.parametrize("radio", ["direct", "zigpy"])
+def test_one_device_on_one_hop_moves_40_to_105_block_exchanges_a_second(radio):
+    (device,) = _downloads(radio, 1)
+    rate = device.blocks / device.download_seconds
+    assert 40 <= rate <= 105, rate
+
+
+@pytest.mark.parametrize("radio", ["direct", "zigpy"])
+def test_three_devices_at_once_each_take_about_three_times_as_long(radio):
+    """They share one channel: each takes three times as long, and somewhat more, since
+    CSMA-CA backs off further each time it finds the channel busy (3.8 times here)."""
+    (alone,) = _downloads(radio, 1)
+    three = _downloads(radio, 3)
+    for device in three:
+        assert 2.8 <= device.download_seconds / alone.download_seconds <= 4.2, (
+            device.download_seconds,
+            alone.download_seconds,
+        )
+
+
+def test_a_device_three_hops_away_is_slower():
+    (near,) = _downloads("direct", 1)
+    (far,) = _downloads("direct", 1, hops=3)
+    assert far.download_seconds > 2.5 * near.download_seconds

@@ -63,14 +63,18 @@ def test_nothing_is_delivered_inline_even_with_no_latency():
     device.port.send_tunnel(device.tunnel.frame(GBCS))
     assert net.at_head_end == []
 
-    net.clock.run_until(0.0)
+    net.clock.run_until(0.0)  # the channel's time is all a frame takes, and it is not nothing
+    assert device.gbcs_received == [] and net.at_head_end == []
+    net.clock.run_until(1.0)
     assert len(device.gbcs_received) == 1
-    assert net.at_head_end == [(0.0, device.nwk, GBCS)]
+    ((t, nwk, data),) = net.at_head_end
+    assert (nwk, data) == (device.nwk, GBCS) and 0.0 < t < 0.1
 
 
 def test_ota_frames_reach_the_hub_and_the_device_after_the_link_latency():
     """The client queries at 1.1 s (start delay 1 s, two discovery answers of 50 ms); its query
-    reaches the hub 0.2 s later, the hub answers at once, and the answer lands 0.2 s after."""
+    reaches the hub 0.2 s later (and its time on the channel: a few milliseconds), the hub
+    answers at once, and the answer lands 0.2 s (and a few milliseconds) after."""
     net = Net(still(latency_s=0.2))
     offer = build_image(b"new", manufacturer_id=0x1234, image_type=0x0101, file_version=2)
     net.hub.server.store.add(offer)
@@ -81,9 +85,9 @@ def test_ota_frames_reach_the_hub_and_the_device_after_the_link_latency():
     query_sent = 1.0 + 2 * DISCOVERY_LATENCY_S
     first_at_hub, nwk, cluster = net.hub_sent[0]
     assert (nwk, cluster) == (device.nwk, OTA_CLUSTER)
-    assert first_at_hub == pytest.approx(query_sent + 0.2)
+    assert query_sent + 0.2 < first_at_hub < query_sent + 0.2 + 0.02
     download = next(e for e in device.events if e.get("to") == "download")
-    assert download["t"] == pytest.approx(query_sent + 0.4)
+    assert query_sent + 0.4 < download["t"] < query_sent + 0.4 + 0.04
     assert device.activated
 
 

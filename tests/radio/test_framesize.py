@@ -30,8 +30,9 @@ from emulator.ota.link import LinkPolicy
 from emulator.ota.policy import ClientPolicy, ServerPolicy
 from emulator.ota.server import ImageStore, OtaServer
 from emulator.profiles import OTA_CLUSTER, PROFILES_DIR, load_all, load_profile
+from emulator.radio.channel import frame_s
 from emulator.radio.direct import DirectAir
-from emulator.radio.virtual import air_time
+from emulator.radio.virtual import frames_of
 from emulator.scenario import one_device, run
 
 EXTENDED_NONCE = Security(aps_encryption=True, aps_extended_nonce=True)
@@ -174,7 +175,7 @@ def test_room_is_exactly_the_longest_payload_the_rule_lets_through(
         assert (reason is None) == (length <= room)
 
 
-def test_air_time_counts_every_octet_of_the_frame():
+def test_a_frame_counts_every_octet():
     """A 56-byte block to an APS-encrypted node: PHY 6 + MAC 11 + NWK 8 + NWK security 18 +
     APS 8 + APS security 9 + 73 octets of ZCL = 133 octets at 250 kbit/s; a ZDO frame carries
     no APS security."""
@@ -188,10 +189,26 @@ def test_air_time_counts_every_octet_of_the_frame():
         cluster_id=OTA_CLUSTER,
         data=t.SerializableBytes(data),
     )
-    assert air_time(packet, SMART_ENERGY) == pytest.approx(133 * 8 / 250_000)
-    assert air_time(packet, NWK_ONLY) == pytest.approx(124 * 8 / 250_000)
+    assert frames_of(packet, SMART_ENERGY) == (127, 1)
+    assert frame_s(6 + 127) == pytest.approx(133 * 8 / 250_000)
+    assert frames_of(packet, NWK_ONLY) == (118, 1)
     zdo = packet.replace(profile_id=0x0000, cluster_id=0x0013, src_ep=0, dst_ep=0)
-    assert air_time(zdo, SMART_ENERGY) == pytest.approx(124 * 8 / 250_000)
+    assert frames_of(zdo, SMART_ENERGY) == (118, 1)
+
+
+def test_a_long_tunnel_message_is_cut_into_fragments():
+    """300 octets of SE Tunneling to an APS-encrypted node: fragments of at most 71 octets of
+    payload (73 less the 2-octet fragmentation header), so 5 frames of 60 + 2 + 54 octets."""
+    packet = t.ZigbeePacket(
+        src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000),
+        dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x2345),
+        src_ep=1,
+        dst_ep=1,
+        profile_id=0x0109,
+        cluster_id=0x0704,
+        data=t.SerializableBytes(bytes(300)),
+    )
+    assert frames_of(packet, SMART_ENERGY) == (54 + 2 + 60, 5)
 
 
 # --- the defaults that follow from it -------------------------------------------------------

@@ -106,7 +106,7 @@ class NcpHome:
         permits joining, or when `join` is called."""
         device = node.device
         device.port = node
-        self.net.attach(node, security=device.zigbee.security)
+        self.net.attach(node, security=device.zigbee.security, hops=device.hops)
         self.ncp.remember(node.ieee, device.nwk)
         d = HomeDevice(spec, device, node)
         self.devices.append(d)
