@@ -3,7 +3,8 @@
 
 One block exchange = the client builds an Image Block Request, the server parses it and builds
 the Image Block Response, the client parses that and stores the block: four codec operations plus
-both state machines. Measured side by side, in CPU seconds (`time.process_time`):
+both state machines. Measured side by side, in CPU seconds (`time.process_time`), the fastest of
+repeated runs:
 
   core_exchanges_per_s               one download through the scenario engine on the direct air:
                                      clock, links, flash and verification (Image Integrity Code;
@@ -178,13 +179,19 @@ def codec(image: bytes, seconds: float) -> tuple[int, float]:
 
 
 def repeat(once: Callable[[], tuple[int, float]], seconds: float) -> tuple[int, float]:
-    """Run whole downloads until `seconds` of CPU time are spent; totals of all runs."""
-    total_n, total_cpu = 0, 0.0
-    while total_cpu < seconds:
+    """Run whole downloads until `seconds` of CPU time are spent (at least 3); the fastest run.
+    The machine's noise (other processes, a virtual machine's stolen time) only ever slows a
+    run down, so the fastest is the best estimate of what the code costs, as timeit takes."""
+    best: tuple[int, float] | None = None
+    spent, runs = 0.0, 0
+    while spent < seconds or runs < 3:
         n, cpu = once()
-        total_n += n
-        total_cpu += cpu
-    return total_n, total_cpu
+        spent += cpu
+        runs += 1
+        if best is None or n / cpu > best[0] / best[1]:
+            best = (n, cpu)
+    assert best is not None
+    return best
 
 
 def cost_ratio(

@@ -101,11 +101,11 @@ class Channel:
 
     def _access(self, t: float) -> float:
         """Unslotted CSMA-CA from `t`: when the channel was found clear."""
-        randrange = self.rng.randrange
+        draw = self.rng.getrandbits  # uniform in 0 .. 2^BE - 1, and cheaper than randrange
         be = MIN_BE
         backoffs = 0
         while True:
-            t += randrange(1 << be) * UNIT_BACKOFF_S + CCA_S
+            t += draw(be) * UNIT_BACKOFF_S + CCA_S
             if t >= self.busy_until:
                 return t
             backoffs += 1

@@ -23,7 +23,7 @@ from emulator.radio.channel import (
 class NoBackoff(random.Random):
     """A generator whose every backoff draw is 0 (the shortest CSMA-CA)."""
 
-    def randrange(self, *_args, **_kwargs) -> int:
+    def getrandbits(self, *_args, **_kwargs) -> int:
         return 0
 
 
@@ -65,7 +65,7 @@ def test_backoffs_are_the_seeded_draws():
     """With BE 3 a first attempt waits 0..7 backoff periods: replaying the same seed gives the
     draw, and the frame ends that many periods after the no-wait case."""
     draws = random.Random(5)
-    wait = draws.randrange(8) * UNIT_BACKOFF_S
+    wait = draws.getrandbits(3) * UNIT_BACKOFF_S
     assert Channel(random.Random(5)).send(1.0, 100) == pytest.approx(
         1.0 + wait + exchange_floor_s(100)
     )
