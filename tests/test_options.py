@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import chromium as find_chromium
 
 from emulator.inventory import read_inventory
 from emulator.options import OPTIONS_DIR
@@ -327,22 +328,10 @@ def test_the_shipped_option_homes(tmp_path):
 # -- the page in a real browser ------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        install = subprocess.run(
-            [str(ROOT / "scripts" / "install-chromium")], capture_output=True, text=True
-        )
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.skip(f"chromium cannot be installed: {install.stderr.strip()[-300:]}")
-    return found
-
-
 def test_chromium_shows_every_device_and_option_row(assessed, tmp_path):
     """Headless Chromium loads the page (nothing fetched, nothing blocked) and the DOM it
     builds holds one row per device and option of the assessment."""
-    chromium = _chromium()
+    chromium = find_chromium()
     _result, out, _homes_dir, _profiles_dir = assessed
     page = out / "assessment.html"
     dom = subprocess.run(

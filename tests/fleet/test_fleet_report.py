@@ -6,16 +6,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import chromium as find_chromium
 
 from emulator.fleet.report import PAGE, PLOTS
 
-from .conftest import ROOT, campaign_file, hanemu
+from .conftest import campaign_file, hanemu
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -70,18 +70,6 @@ def test_the_report_is_a_page_and_a_png_per_plot(reported):
     assert "img-src 'self'" in page and "default-src 'none'" in page
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        install = subprocess.run(
-            [str(ROOT / "scripts" / "install-chromium")], capture_output=True, text=True
-        )
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.skip(f"chromium cannot be installed: {install.stderr.strip()[-300:]}")
-    return found
-
-
 MARK = (
     "window.addEventListener('load', () => { for (const img of document.images) "
     "img.setAttribute('data-loaded', String(img.complete && img.naturalWidth > 0)); });"
@@ -103,7 +91,7 @@ def _with_mark(page: str) -> str:
 
 
 def test_chromium_loads_every_plot_the_page_references(reported, tmp_path):
-    chromium = _chromium()
+    chromium = find_chromium()
     _result, out = reported
     checked = out / "checked.html"  # beside the page, so the plots are its own
     checked.write_text(_with_mark((out / PAGE).read_text()))
