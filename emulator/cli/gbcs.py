@@ -134,7 +134,9 @@ def verify(
     --supplier-key: the supplier's (KRP) on a command, the device's on a response or alert. The
     MAC needs --ka-key and --peer-cert: the two parties' key-agreement keys (the ACB or the
     originator and the device), either way round. Exit 0 when every check given a key holds,
-    1 when one is invalid or the message carries none to check, 2 when an input cannot be read.
+    1 when one is invalid or the message carries none to check, 2 when an input cannot be read
+    (a payload that does not decode included: a signature over it proves nothing a device would
+    act on).
     """
     if supplier_cert is not None and supplier_key is not None:
         raise click.UsageError("give --supplier-cert or --supplier-key, not both")
@@ -152,6 +154,8 @@ def verify(
         agreement = (_private_key(ka_key), _public_key(peer_cert))
     data_bytes, source = read_message(message)
     frame = _decode(data_bytes, source)
+    # A payload no device could read is no message to call OK, whatever signs it.
+    _payload(frame, source)
     checks = (
         _signature_check(frame, supplier, supplier_path),
         _mac_check(frame, agreement, ka_key, peer_cert),

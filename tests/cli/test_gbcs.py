@@ -492,3 +492,20 @@ def test_hex_text_with_a_utf8_mark_and_an_empty_argument(signed_command, tmp_pat
     empty = run("decode", "")
     assert empty.exit_code == 2
     assert empty.stderr == "error: hex argument: empty message (field tag at offset 0)\n"
+
+
+def test_verify_refuses_a_well_signed_message_whose_payload_does_not_decode(
+    pki, signed_command, tmp_path
+):
+    """A CS06 whose payload is cut short, then signed again by the real supplier: the signature
+    is valid, but no device could read the command, so verify does not say OK."""
+    frame = decode_frame(signed_command)
+    broken = sign_frame(
+        Frame(frame.header, frame.payload[:-3]), derive_key("supplier-a")
+    ).general_signing()
+    (tmp_path / "broken.bin").write_bytes(broken)
+    result = run("verify", tmp_path / "broken.bin", "--supplier-cert", pki["supplier-a"][1])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "broken.bin" in result.stderr and "OK" not in result.output
