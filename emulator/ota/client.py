@@ -1067,13 +1067,7 @@ class OtaClient:
             self._cancel()
             return False
         if self._once(d, "upgrade_end_after_blocks", p.upgrade_end_after_blocks):
-            self._send(
-                "upgrade_end",
-                status=self._end_status(Status.SUCCESS),
-                manufacturer_code=d.manufacturer_id,
-                image_type=d.image_type,
-                file_version=d.file_version,
-            )
+            self._send_end(self._end_status(Status.SUCCESS))
         if self._once(d, "malformed_request_after_blocks", p.malformed_request_after_blocks):
             whole = frames.encode(
                 "image_block",
@@ -1178,16 +1172,20 @@ class OtaClient:
             self.retries += 1  # asked again at once: a stale answer came, or a page ran out
         self._request_block()
 
-    def _client_abort(self, reason: str) -> None:
+    def _send_end(self, status: Any) -> None:
+        """An Upgrade End Request with `status` about the download under way."""
         d = self._download
         assert d is not None
         self._send(
             "upgrade_end",
-            status=Status.ABORT,
+            status=status,
             manufacturer_code=d.manufacturer_id,
             image_type=d.image_type,
             file_version=d.file_version,
         )
+
+    def _client_abort(self, reason: str) -> None:
+        self._send_end(Status.ABORT)
         self.last_reason = reason
         self._actions.append(Outcome(OutcomeKind.FAILED, reason))
         self._forget_download()
@@ -1393,14 +1391,9 @@ class OtaClient:
         assert d is not None
         data = bytes(d.data)
         why = self._check_image(data)
-        fields = {
-            "manufacturer_code": d.manufacturer_id,
-            "image_type": d.image_type,
-            "file_version": d.file_version,
-        }
         if why is not None:
             if self.policy.send_upgrade_end:
-                self._send("upgrade_end", status=self._end_status(Status.INVALID_IMAGE), **fields)
+                self._send_end(self._end_status(Status.INVALID_IMAGE))
             self.last_reason = f"INVALID_IMAGE: {why}"
             self._actions.append(Outcome(OutcomeKind.REJECTED, self.last_reason))
             self._forget_download()  # invalidated so it is never reused (spec §2.5)
@@ -1412,16 +1405,8 @@ class OtaClient:
         self._send_upgrade_end()
 
     def _send_upgrade_end(self) -> None:
-        d = self._download
-        assert d is not None
         if self.policy.send_upgrade_end:
-            self._send(
-                "upgrade_end",
-                status=self._end_status(Status.SUCCESS),
-                manufacturer_code=d.manufacturer_id,
-                image_type=d.image_type,
-                file_version=d.file_version,
-            )
+            self._send_end(self._end_status(Status.SUCCESS))
         self._awaiting = True
         self._arm_answer(self.policy.message_timeout_ms / 1000)
 
