@@ -168,6 +168,17 @@ def check_output(path: Path, label: str) -> None:
         os.unlink(temp)
 
 
+def output_directory(path: Path, label: str = "--out") -> None:
+    """Create the directory a command writes its files in (and its parents), or refuse it in
+    one line: something that is not a directory is there, or it cannot be created."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{label} {shown(path)}", "not a directory") from None
+    except OSError as exc:
+        raise OutputError(f"{label} {shown(path)}", f"cannot create: {exc.strerror}") from None
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from emulator.cli import console as _stdout_console
 from emulator.cli.params import Int
-from emulator.errors import Interrupted, OutputError
+from emulator.errors import Interrupted
 from emulator.files import shown
 from emulator.fleet.campaign import MAX_HOMES, load_campaign
 from emulator.fleet.report import PAGE, PLOTS, Summary, findings_text, render, summarize
@@ -29,7 +29,7 @@ from emulator.fleet.runner import dask_client, run_fleet
 from emulator.fleet.store import FleetStore, check_db, read_fleet
 from emulator.interrupt import Interruption
 from emulator.options import duration
-from emulator.outputs import check_outputs, write_atomic
+from emulator.outputs import check_outputs, output_directory, write_atomic
 
 DEFAULT_DB = Path("out") / "fleet.sqlite"
 MAX_WORKERS = 256
@@ -96,7 +96,7 @@ def run(
     campaign = campaign.replace(**changes)
     db = db_path or DEFAULT_DB
     if db_path is None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        output_directory(db.parent, "--db")
     check_outputs({"--db": db, "--report": report_path}, [(campaign_file, "the campaign file")])
     check_db(db)
     with contextlib.ExitStack() as stack:
@@ -206,12 +206,7 @@ def report(db_path: Path, out_dir: Path) -> None:
     security findings. Exit status 0, or 2 for a DB that holds no fleet run or an --out that
     cannot be written."""
     data = read_fleet(db_path)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"--out {shown(out_dir)}", "not a directory") from None
-    except OSError as exc:
-        raise OutputError(f"--out {shown(out_dir)}", f"cannot create: {exc.strerror}") from None
+    output_directory(out_dir)
     names = [PAGE, *PLOTS]
     check_outputs(
         {f"--out {shown(out_dir / name)}": out_dir / name for name in names},

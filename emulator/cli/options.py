@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from emulator.errors import Interrupted, OutputError
+from emulator.errors import Interrupted
 from emulator.files import shown
 from emulator.home import home_inputs, load_home
 from emulator.interrupt import Interruption
 from emulator.inventory import Inventory
 from emulator.options import OPTIONS_DIR, HomeRun, assess, option_homes
-from emulator.outputs import check_outputs, write_atomic
+from emulator.outputs import check_outputs, output_directory, write_atomic
 
 OUTPUTS = {
     "markdown": "assessment.md",
@@ -92,12 +92,7 @@ def assess_command(ctx: click.Context, out_dir: Path, homes_dir: Path | None) ->
 
 def _prepare(out_dir: Path, inputs: list[tuple[Path, str]]) -> dict[str, Path]:
     """Create the output directory and check every output path in it, before any run."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"--out {shown(out_dir)}", "not a directory") from None
-    except OSError as exc:
-        raise OutputError(f"--out {shown(out_dir)}", f"cannot create: {exc.strerror}") from None
+    output_directory(out_dir)
     targets = {key: out_dir / name for key, name in OUTPUTS.items()}
     check_outputs({f"--out {shown(path)}": path for path in targets.values()}, inputs)
     return targets
