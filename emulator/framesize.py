@@ -171,15 +171,16 @@ def psdu_octets(aps_payload: int, security: Security) -> int:
     return layers(security).total + aps_payload
 
 
-def air_octets(aps_payload: int, security: Security, *, fragmented: bool = False) -> int:
-    """Octets on the air (PHY headers included) for `aps_payload` octets: one frame, or with
-    `fragmented` as many frames as APS fragmentation needs (each with its 2-octet fragment
-    header)."""
-    if not fragmented:
-        return PHY_HEADER + psdu_octets(aps_payload, security)
+def frames(aps_payload: int, security: Security, *, fragmented: bool = False) -> tuple[int, int]:
+    """(PSDU octets of each frame, frames) carrying `aps_payload` octets: one frame, or, with
+    `fragmented` and a payload one frame does not hold, as many frames as APS fragmentation
+    needs, each with its 2-octet fragmentation header and an even share of the payload."""
+    headers = layers(security).total
+    if not fragmented or headers + aps_payload <= PHY_MAX_PSDU:
+        return headers + aps_payload, 1
     room = max_aps_payload(security) - APS_FRAGMENTATION_HEADER
-    frames = max(1, -(-aps_payload // room))
-    return frames * (PHY_HEADER + layers(security).total + APS_FRAGMENTATION_HEADER) + aps_payload
+    count = -(-aps_payload // room)
+    return headers + APS_FRAGMENTATION_HEADER + -(-aps_payload // count), count
 
 
 def zcl_header_length(data: bytes) -> int:

@@ -408,10 +408,7 @@ class ScenarioRun:
     def _make_devices(self, air: Any, rng: random.Random) -> None:
         used = {0x0000}
         for i, spec in enumerate(self.scenario.devices):
-            nwk = 0
-            while nwk in used:
-                nwk = rng.randrange(0x0001, 0xFFF8)
-            used.add(nwk)
+            nwk = _new_address(rng, used)
             ieee = rng.getrandbits(64) if spec.ieee is None else spec.ieee
             device = self._device(spec, nwk, ieee, random.Random(rng.getrandbits(64)))
             device.hops = spec.hops
@@ -438,15 +435,7 @@ class ScenarioRun:
         if not s.needs_esme():
             return
         used = {0x0000} | {device.nwk for _spec, device in self.devices}
-
-        def address() -> int:
-            nwk = 0
-            while nwk in used:
-                nwk = rng.randrange(0x0001, 0xFFF8)
-            used.add(nwk)
-            return nwk
-
-        self.esme_nwk = address()
+        self.esme_nwk = _new_address(rng, used)
         for _spec, device in self.devices:
             device.esme_nwk = self.esme_nwk
         self.headend.display = lambda device, text: self._display(self.esme_nwk, device, text)
@@ -456,7 +445,7 @@ class ScenarioRun:
             if target is None:
                 raise ScenarioError(f"rogue node {rogue.name}: no device named {rogue.target!r}")
             self._rogues_waiting += 1
-            self.clock.call_at(rogue.at, self._rogue_sends, rogue, address(), target)
+            self.clock.call_at(rogue.at, self._rogue_sends, rogue, _new_address(rng, used), target)
 
     def _display(self, src: int, device: EmulatedDevice, text: str) -> None:
         """HAN node `src` sends `device` a Display Message with `text`."""
@@ -601,6 +590,15 @@ def build_device(
         power_cuts=spec.power_cuts,
         flash=spec.flash,
     )
+
+
+def _new_address(rng: random.Random, used: set[int]) -> int:
+    """A NWK address drawn from `rng` that no node in `used` holds (then held)."""
+    nwk = 0
+    while nwk in used:
+        nwk = rng.randrange(0x0001, 0xFFF8)
+    used.add(nwk)
+    return nwk
 
 
 def _nothing() -> None:

@@ -49,8 +49,8 @@ class _DirectPort:
         # The tunnel is fault-free and in order: its GBCS messages (a CS09, then the 8F43
         # behind it) arrive as their sender sent them.
         quiet = LinkPolicy(latency_s=policy.latency_s, jitter_s=0.0)
-        self._shape: dict[int, tuple[int, int]] = {}
-        """(header octets of a frame, APS payload room of a fragment or 0) by cluster."""
+        self._security: dict[int, framesize.Security] = {}
+        """How each cluster's frames to and from the device are secured (asked once)."""
         self.tunnel_up = Link(quiet, random.Random(rng.getrandbits(64)))
         self.tunnel_down = Link(quiet, random.Random(rng.getrandbits(64)))
         self._room: dict[int, float] = {}
@@ -104,23 +104,17 @@ class _DirectPort:
 
     def _frames(self, cluster: int, length: int) -> tuple[int, int]:
         """(PSDU octets of each frame, frames) for an APS payload of `length` octets."""
-        shape = self._shape.get(cluster)
-        if shape is None:
-            security = framesize.frame_security(
+        security = self._security.get(cluster)
+        if security is None:
+            security = self._security[cluster] = framesize.frame_security(
                 self.device.zigbee.security,
                 profile_id=SMART_ENERGY_PROFILE,
                 cluster_id=cluster,
                 unicast=True,
             )
-            headers = framesize.layers(security).total
-            fragment = framesize.max_aps_payload(security) - framesize.APS_FRAGMENTATION_HEADER
-            fragmented = cluster in framesize.FRAGMENTED_CLUSTERS
-            shape = self._shape[cluster] = (headers, fragment if fragmented else 0)
-        headers, fragment = shape
-        if not fragment or length + headers <= framesize.PHY_MAX_PSDU:
-            return headers + length, 1
-        frames = -(-length // fragment)
-        return headers + framesize.APS_FRAGMENTATION_HEADER + -(-length // frames), frames
+        return framesize.frames(
+            length, security, fragmented=cluster in framesize.FRAGMENTED_CLUSTERS
+        )
 
     # -- Port -----------------------------------------------------------------------------------
 

@@ -103,16 +103,11 @@ def frame_security(packet: t.ZigbeePacket, node: Security) -> Security:
 
 def frames_of(packet: t.ZigbeePacket, node: Security = framesize.SMART_ENERGY) -> tuple[int, int]:
     """(PSDU octets of each frame, frames) that carry `packet` on the air: one frame, or the
-    fragments of a cluster that uses APS fragmentation."""
-    security = frame_security(packet, node)
-    headers = framesize.layers(security).total
-    length = len(packet.data.serialize())
+    fragments of a cluster that uses APS fragmentation (`framesize.frames`)."""
     fragmented = _unicast(packet) and packet.cluster_id in framesize.FRAGMENTED_CLUSTERS
-    if not fragmented or headers + length <= framesize.PHY_MAX_PSDU:
-        return headers + length, 1
-    room = framesize.max_aps_payload(security) - framesize.APS_FRAGMENTATION_HEADER
-    frames = -(-length // room)
-    return headers + framesize.APS_FRAGMENTATION_HEADER + -(-length // frames), frames
+    return framesize.frames(
+        len(packet.data.serialize()), frame_security(packet, node), fragmented=fragmented
+    )
 
 
 class VirtualNetwork:

@@ -147,10 +147,12 @@ def test_tunnel_messages_are_fragmented_never_refused():
         big, SMART_ENERGY, profile_id=0x0109, cluster_id=framesize.TUNNELING_CLUSTER, unicast=False
     )
     room = 73 - 2
-    frames_needed = -(-300 // room)  # 5
-    assert framesize.air_octets(300, SMART_ENERGY, fragmented=True) == (
-        frames_needed * (6 + 54 + 2) + 300
+    frames_needed = -(-300 // room)  # 5, each with the 2-octet header and 300 / 5 octets
+    assert framesize.frames(300, SMART_ENERGY, fragmented=True) == (
+        54 + 2 + 300 // frames_needed,
+        frames_needed,
     )
+    assert framesize.frames(50, SMART_ENERGY, fragmented=True) == (54 + 50, 1)
 
 
 @pytest.mark.parametrize("security", [NWK_ONLY, SMART_ENERGY, EXTENDED_NONCE])
@@ -175,20 +177,24 @@ def test_room_is_exactly_the_longest_payload_the_rule_lets_through(
         assert (reason is None) == (length <= room)
 
 
-def test_a_frame_counts_every_octet():
-    """A 56-byte block to an APS-encrypted node: PHY 6 + MAC 11 + NWK 8 + NWK security 18 +
-    APS 8 + APS security 9 + 73 octets of ZCL = 133 octets at 250 kbit/s; a ZDO frame carries
-    no APS security."""
-    data = block_response(56)
-    packet = t.ZigbeePacket(
+def _to_node(cluster: int, data: bytes) -> t.ZigbeePacket:
+    """A Smart Energy unicast from the coordinator to node 0x2345."""
+    return t.ZigbeePacket(
         src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000),
         dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x2345),
         src_ep=1,
         dst_ep=1,
         profile_id=0x0109,
-        cluster_id=OTA_CLUSTER,
+        cluster_id=cluster,
         data=t.SerializableBytes(data),
     )
+
+
+def test_a_frame_counts_every_octet():
+    """A 56-byte block to an APS-encrypted node: PHY 6 + MAC 11 + NWK 8 + NWK security 18 +
+    APS 8 + APS security 9 + 73 octets of ZCL = 133 octets at 250 kbit/s; a ZDO frame carries
+    no APS security."""
+    packet = _to_node(OTA_CLUSTER, block_response(56))
     assert frames_of(packet, SMART_ENERGY) == (127, 1)
     assert frame_s(6 + 127) == pytest.approx(133 * 8 / 250_000)
     assert frames_of(packet, NWK_ONLY) == (118, 1)
@@ -199,16 +205,12 @@ def test_a_frame_counts_every_octet():
 def test_a_long_tunnel_message_is_cut_into_fragments():
     """300 octets of SE Tunneling to an APS-encrypted node: fragments of at most 71 octets of
     payload (73 less the 2-octet fragmentation header), so 5 frames of 60 + 2 + 54 octets."""
-    packet = t.ZigbeePacket(
-        src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000),
-        dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x2345),
-        src_ep=1,
-        dst_ep=1,
-        profile_id=0x0109,
-        cluster_id=0x0704,
-        data=t.SerializableBytes(bytes(300)),
-    )
+    packet = _to_node(0x0704, bytes(300))
     assert frames_of(packet, SMART_ENERGY) == (54 + 2 + 60, 5)
+    broadcast = packet.replace(
+        dst=t.AddrModeAddress(addr_mode=t.AddrMode.Broadcast, address=0xFFFD)
+    )
+    assert frames_of(broadcast, NWK_ONLY) == (45 + 300, 1)  # one frame, too big: refused
 
 
 # --- the defaults that follow from it -------------------------------------------------------
