@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import chromium as find_chromium
+from tools import installed
 
 from emulator.inventory import read_inventory
 from emulator.options import OPTIONS_DIR
@@ -331,7 +331,7 @@ def test_the_shipped_option_homes(tmp_path):
 def test_chromium_shows_every_device_and_option_row(assessed, tmp_path):
     """Headless Chromium loads the page (nothing fetched, nothing blocked) and the DOM it
     builds holds one row per device and option of the assessment."""
-    chromium = find_chromium()
+    chromium = installed("chromium")
     _result, out, _homes_dir, _profiles_dir = assessed
     page = out / "assessment.html"
     dom = subprocess.run(

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import chromium as find_chromium
+from tools import installed
 
 from emulator.fleet.report import PAGE, PLOTS
 
@@ -91,7 +91,7 @@ def _with_mark(page: str) -> str:
 
 
 def test_chromium_loads_every_plot_the_page_references(reported, tmp_path):
-    chromium = find_chromium()
+    chromium = installed("chromium")
     _result, out = reported
     checked = out / "checked.html"  # beside the page, so the plots are its own
     checked.write_text(_with_mark((out / PAGE).read_text()))

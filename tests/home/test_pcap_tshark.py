@@ -3,12 +3,12 @@ command and offsets the emulator sent, nothing malformed."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from tools import installed
 
 from emulator.home import load_home, run_home
 
@@ -25,18 +25,6 @@ OTA_NAMES = {
 }
 
 
-def _tshark() -> str:
-    found = shutil.which("tshark")
-    if found is None:
-        install = subprocess.run(
-            [str(ROOT / "scripts" / "install-tshark")], capture_output=True, text=True
-        )
-        found = shutil.which("tshark")
-        if found is None:
-            pytest.skip(f"tshark cannot be installed: {install.stderr.strip()[-300:]}")
-    return found
-
-
 def _fields(tshark: str, pcap: Path, display_filter: str, *fields: str) -> list[list[str]]:
     args = [tshark, "-r", str(pcap), "-Y", display_filter, "-T", "fields", "-E", "separator=|"]
     for f in fields:
@@ -47,7 +35,7 @@ def _fields(tshark: str, pcap: Path, display_filter: str, *fields: str) -> list[
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
-    tshark = _tshark()
+    tshark = installed("tshark")
     pcap = tmp_path_factory.mktemp("pcap") / "home.pcap"
     report = run_home(load_home(ROOT / "profiles" / "homes" / "default.toml"), pcap=pcap)
     return tshark, pcap, report

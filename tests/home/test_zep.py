@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tools import installed
 
 from emulator.cli import cli
 from emulator.errors import ScenarioError
@@ -28,7 +29,7 @@ from emulator.home import load_home, run_home
 from emulator.radio.pcap import FRAGMENT_DATA
 from emulator.radio.zep import ZepSink
 from tests.home.test_home import small
-from tests.home.test_pcap_tshark import OTA_NAMES, _tshark
+from tests.home.test_pcap_tshark import OTA_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = ROOT / "profiles" / "homes" / "default.toml"
@@ -116,7 +117,7 @@ def _pcap_records(path: Path) -> list[tuple[int, int, bytes]]:
 def stream(tmp_path_factory):
     """`hanemu home run --zep 127.0.0.1:PORT --pcap ... --report ...` on the default home, every
     datagram it sent received here, and written as an IPv4 pcap for tshark."""
-    tshark = _tshark()
+    tshark = installed("tshark")
     tmp = tmp_path_factory.mktemp("zep")
     pcap, report_path = tmp / "home.pcap", tmp / "report.json"
     datagrams: list[tuple[bytes, int]] = []

@@ -19,11 +19,11 @@ import sys
 import time
 
 from bellows.zigbee.application import ControllerApplication
+from tools import installed
 from wire import newer_image
 from zigpy.zcl import foundation
 
 from emulator.profiles import load_profile
-from tests.home.test_pcap_tshark import _tshark
 from tests.home.test_zep import _drain, _fields, _receiver, _write_ipv4_pcap
 from tests.radio.ncp.test_bellows import bellows_config, interviewed, zigpy_image
 
@@ -62,7 +62,7 @@ def _address(server: subprocess.Popen, limit: float = 30.0) -> tuple[str, list[s
 
 
 def test_ncp_serve_with_stock_bellows(tmp_path):
-    tshark = _tshark()
+    tshark = installed("tshark")
     home = tmp_path / "home.toml"
     home.write_text(HOME)
     rx = _receiver()
