@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from emulator.device.campaign import PARTIES
 from emulator.device.tunnel import GBCS_TUNNEL_ID, HUB_INSTRUCTION_TUNNEL_ID
 from emulator.errors import ImageFormatError
 from emulator.gbcs.activation import (
@@ -44,8 +45,6 @@ from emulator.testpki import derive_key
 
 SUPPLIERS = ("supplier-a", "supplier-b")
 """Supplier certificates a device's slots are filled with, in order."""
-LEAD = {"A": "supplier-a", "B": "supplier-b"}
-"""A home's `lead_supplier` spelling -> the supplier's test PKI name."""
 
 
 def manufacturer_image(data: bytes) -> bytes:
@@ -95,7 +94,7 @@ def activation_config(
         slots=slots,
         slot_capacity=profile.supplier_slots,
         signing_key=derive_key(f"{profile.name}-ds", seed),
-        lead_supplier=None if lead_supplier is None else TEST_ENTITY_IDS[LEAD[lead_supplier]],
+        lead_supplier=None if lead_supplier is None else TEST_ENTITY_IDS[PARTIES[lead_supplier][0]],
     )
 
 
